@@ -1,0 +1,213 @@
+"""The ``gankit`` command line: train, sample, evaluate, list."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gankit.registry import GankitError
+
+COMMANDS = {
+    "train": "train a GAN into a run folder",
+    "sample": "write samples from a trained run",
+    "evaluate": "score a run (toy data: modes covered, high-quality share, reverse KL)",
+    "list": "list models, datasets and config keys",
+}
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gankit train",
+        description="Train MODEL on DATA. Extra key=value arguments set any config key "
+        "(e.g. train.ema_beta=0.999 or lr_g=1e-3); see `gankit list --config`.",
+    )
+    p.add_argument("model", help="model name (see `gankit list`)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    p.add_argument("--data", help="built-in dataset name, image folder, or .npy/.npz file")
+    p.add_argument("--steps", type=int, help="generator steps")
+    p.add_argument("--batch-size", type=int, help="batch size")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--out", type=Path, help="run folder (default runs/MODEL-DATA-TIME)")
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
+    p.add_argument("--sample-every", type=int, help="steps between sample grids")
+    p.add_argument("--config", type=Path, help="YAML config file (sections model/data/optim/train)")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out (or the newest)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def _sample_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gankit sample", description="Write samples from a trained run."
+    )
+    p.add_argument("run", type=Path, help="run folder (newest checkpoint) or checkpoint file")
+    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="FILE.png (grid/scatter), FILE.npz, or a folder"
+    )
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    return p
+
+
+def _evaluate_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gankit evaluate", description="Score a trained run.")
+    p.add_argument("run", type=Path, help="run folder or checkpoint file")
+    p.add_argument("-n", type=int, default=2500, help="samples to score (default 2500, as PacGAN)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def _list_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gankit list", description="List models and datasets.")
+    p.add_argument("--config", action="store_true", help="list every config key instead")
+    return p
+
+
+def _main_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gankit",
+        description="Train, evaluate and sample GANs. `gankit COMMAND --help` for each command.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help in COMMANDS.items():
+        sub.add_parser(name, help=help, add_help=False)
+    return p
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from gankit.api import build_config
+    from gankit.config import merge, parse_overrides
+    from gankit.training import Trainer
+    from gankit.training.rundir import default_run_dir, newest_run
+
+    flags = {
+        "steps": a.steps,
+        "batch_size": a.batch_size,
+        "seed": a.seed,
+        "device": a.device,
+        "checkpoint_every": a.checkpoint_every,
+        "sample_every": a.sample_every,
+    }
+    cfg = build_config(a.model, a.data, a.config)
+    cfg = merge(cfg, {"train": {k: v for k, v in flags.items() if v is not None}})
+    if a.no_progress:
+        cfg = merge(cfg, {"train": {"progress": False}})
+    if a.overrides:
+        cfg = merge(cfg, parse_overrides(a.overrides))
+    out = a.out
+    if out is None and a.resume:
+        out = newest_run(cfg.model.name, cfg.data.name)
+        if out is None:
+            raise GankitError(
+                f"no run of {cfg.model.name} on {cfg.data.name} to resume; pass --out"
+            )
+    out = out or default_run_dir(cfg.model.name, cfg.data.name)
+    result = Trainer(cfg, out, resume=a.resume, overwrite=a.overwrite).fit()
+    summary = ", ".join(
+        f"{k} {v:.3f}"
+        for k, v in result.last.items()
+        if k in ("d_loss", "g_loss", "d_real", "d_fake")
+    )
+    print(f"{'stopped' if result.interrupted else 'done'}: step {result.step}; {summary}")
+    print(f"run folder:  {out}")
+    print(f"samples:     {out / 'samples' / 'latest.png'}")
+    print(f"curves:      {out / 'curves.png'}")
+    print(f"metrics:     {out / 'metrics.jsonl'}")
+    if result.interrupted:
+        print(f"resume with: gankit train {cfg.model.name} --out {out} --resume")
+        return 130
+    return 0
+
+
+def cmd_sample(a: argparse.Namespace) -> int:
+    from gankit.api import load_run
+
+    if a.n < 1:
+        raise GankitError(f"-n must be at least 1, got {a.n}")
+    run = load_run(a.run, device=a.device)
+    out = run.save_samples(a.out, a.n, a.seed)
+    print(f"wrote {a.n} samples from {run.checkpoint} (step {run.step}) to {out}")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from gankit.api import load_run
+
+    if a.n < 1:
+        raise GankitError(f"-n must be at least 1, got {a.n}")
+    run = load_run(a.run)
+    report = run.evaluate_modes(a.n, a.seed)
+    result = {"run": str(run.path), "step": run.step, "data": run.data["name"], **report.as_dict()}
+    if a.json:
+        print(json.dumps(result))
+    else:
+        print(f"run:            {run.path} (step {run.step}, {run.data['name']})")
+        print(f"modes covered:  {report.modes_covered} / {report.num_modes}")
+        print(f"high quality:   {100 * report.high_quality:.1f} % of {report.num_samples} samples")
+        print(f"reverse KL:     {report.reverse_kl:.4f}")
+    return 0
+
+
+def cmd_list(a: argparse.Namespace) -> int:
+    from gankit.config import describe
+    from gankit.data import DATASETS
+    from gankit.models import MODELS
+
+    if a.config:
+        print("\n".join(describe()))
+        return 0
+    print("models:")
+    for name in MODELS:
+        print(f"  {name:<10} {MODELS.describe(name)}")
+    print("datasets:")
+    for name in DATASETS:
+        print(f"  {name:<10} {DATASETS.describe(name)}")
+    print("  (or a path: a folder of images, or a .npy/.npz array file)")
+    return 0
+
+
+HANDLERS = {
+    "train": (_train_parser, cmd_train),
+    "sample": (_sample_parser, cmd_sample),
+    "evaluate": (_evaluate_parser, cmd_evaluate),
+    "list": (_list_parser, cmd_list),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``gankit`` and ``python -m gankit``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="gankit: %(message)s")
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in HANDLERS:
+        parser = _main_parser()
+        if argv and argv[0] not in ("-h", "--help"):
+            from gankit.registry import unknown_name_message
+
+            parser.error(unknown_name_message("command", argv[0], HANDLERS))
+        parser.print_help()
+        return 0 if argv else 2
+    make_parser, handler = HANDLERS[argv[0]]
+    parser = make_parser()
+    args = parser.parse_intermixed_args(argv[1:])
+    try:
+        return handler(args)
+    except GankitError as e:
+        print(f"gankit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gankit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""What a GAN variant is: its networks, its optimisers, and the phases of one training step.
+
+A variant says *what* to compute; :class:`gankit.training.Trainer` says *how* (devices, loops,
+gradient bookkeeping, checkpoints, logging). A phase names the networks it updates and the ones
+it must not accumulate gradients for, and returns a loss plus detached statistics to log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
+
+import torch
+from torch import nn
+
+from gankit.config import Config
+from gankit.registry import Registry
+
+
+class Batch(NamedTuple):
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+
+
+@dataclass
+class StepContext:
+    """Where in the loop a phase call sits: ``repeat`` of ``repeats`` within generator step ``step``."""
+
+    step: int
+    repeat: int = 0
+    repeats: int = 1
+
+    @property
+    def last_repeat(self) -> bool:
+        return self.repeat == self.repeats - 1
+
+
+LossFn = Callable[[Batch | None, StepContext], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+@dataclass
+class Phase:
+    """One optimiser update in the training step.
+
+    ``trains``: names of the networks whose optimiser steps after this phase.
+    ``frozen``: networks whose weights get no gradient in this phase (e.g. D in the G step):
+    the trainer turns their ``requires_grad`` off, which also skips their weight-gradient work.
+    ``repeat``: updates per training step (k discriminator steps). ``needs_data``: whether the
+    phase consumes a real batch.
+    """
+
+    name: str
+    loss: LossFn
+    trains: tuple[str, ...]
+    frozen: tuple[str, ...] = ()
+    repeat: int = 1
+    needs_data: bool = True
+
+
+@dataclass
+class DataInfo:
+    """What a model needs to know about the data: kind and per-sample shape."""
+
+    kind: str
+    shape: tuple[int, ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class GANModel(nn.Module):
+    """Base class of every variant. Subclasses set ``defaults`` and implement the hooks."""
+
+    name: ClassVar[str] = ""
+    #: Config updates applied on top of the built-in defaults: the variant's paper settings.
+    defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: Network holding the generator (used for EMA and sampling).
+    generator_key: ClassVar[str] = "G"
+
+    def __init__(self, cfg: Config, data: DataInfo) -> None:
+        super().__init__()
+        self.cfg, self.data = cfg, data
+        self.nets = nn.ModuleDict(self.build_networks())
+
+    def build_networks(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def phases(self) -> list[Phase]:
+        raise NotImplementedError
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def noise(self, n: int, device: torch.device | str) -> torch.Tensor:
+        return torch.randn(n, self.cfg.model.z_dim, device=device)
+
+    @property
+    def generator(self) -> nn.Module:
+        return self.nets[self.generator_key]
+
+    def generate(self, z: torch.Tensor, generator: nn.Module | None = None) -> torch.Tensor:
+        """Samples for noise ``z`` (in data space: images in [-1, 1])."""
+        return (generator or self.generator)(z)
+
+
+MODELS: Registry[type[GANModel]] = Registry("model")

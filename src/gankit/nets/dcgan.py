@@ -1,0 +1,79 @@
+"""DCGAN networks (Radford et al. 2015) for any square resolution of the form s·2ⁿ, s ∈ 3..7.
+
+Resolution, width and channels are parameters of one pair of networks: 28 = 7·2², 32 = 4·2³,
+64 = 4·2⁴, 8 = 4·2¹. The generator projects z to s×s with a transposed convolution, then doubles
+the side n times (batch norm + ReLU, tanh output); the discriminator mirrors it with strided
+convolutions (LeakyReLU 0.2, no batch norm on the input layer) down to one logit.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gankit.nets.init import dcgan_init
+from gankit.registry import GankitError
+
+
+def base_side(resolution: int) -> tuple[int, int]:
+    """Split ``resolution`` into (s, n) with resolution = s·2ⁿ, 3 ≤ s ≤ 7, n ≥ 1 maximal."""
+    n, s = 0, resolution
+    while s % 2 == 0 and s // 2 >= 3:
+        s //= 2
+        n += 1
+    if n == 0 or s > 7:
+        raise GankitError(
+            f"DCGAN needs an image side of the form s·2^n with 3 ≤ s ≤ 7 (e.g. 28, 32, 64), "
+            f"got {resolution}; set data.resolution"
+        )
+    return s, n
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 64):
+        super().__init__()
+        self.z_dim, self.out_shape = z_dim, (channels, resolution, resolution)
+        s, n = base_side(resolution)
+        c = width * 2 ** (n - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(z_dim, c, s, 1, 0, bias=False),
+            nn.BatchNorm2d(c),
+            nn.ReLU(True),
+        ]
+        for _ in range(n - 1):
+            layers += [
+                nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(c // 2),
+                nn.ReLU(True),
+            ]
+            c //= 2
+        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], self.z_dim, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, channels: int, resolution: int, width: int = 64):
+        super().__init__()
+        s, n = base_side(resolution)
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, width, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, True),
+        ]
+        c = width
+        for _ in range(n - 1):
+            layers += [
+                nn.Conv2d(c, c * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(c * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
+            c *= 2
+        layers.append(nn.Conv2d(c, 1, s, 1, 0, bias=False))
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten()

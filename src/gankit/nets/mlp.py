@@ -1,0 +1,48 @@
+"""Multilayer perceptrons: the original GAN networks (Goodfellow et al. 2014), for any shape."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class MLPGenerator(nn.Module):
+    """z → ``depth`` ReLU layers of ``width`` units → a sample of ``out_shape``.
+
+    Image outputs (3-D shapes) end in tanh, matching data scaled to [-1, 1]; vectors are linear.
+    """
+
+    def __init__(self, z_dim: int, out_shape: tuple[int, ...], width: int = 128, depth: int = 4):
+        super().__init__()
+        self.z_dim, self.out_shape = z_dim, tuple(out_shape)
+        layers: list[nn.Module] = []
+        d = z_dim
+        for _ in range(depth):
+            layers += [nn.Linear(d, width), nn.ReLU()]
+            d = width
+        layers.append(nn.Linear(d, math.prod(self.out_shape)))
+        if len(self.out_shape) == 3:
+            layers.append(nn.Tanh())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(z.shape[0], *self.out_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """A sample of ``in_shape`` (flattened) → ``depth`` LeakyReLU(0.2) layers → one logit."""
+
+    def __init__(self, in_shape: tuple[int, ...], width: int = 128, depth: int = 4):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        d = math.prod(in_shape)
+        for _ in range(depth):
+            layers += [nn.Linear(d, width), nn.LeakyReLU(0.2)]
+            d = width
+        layers.append(nn.Linear(d, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)

@@ -1,0 +1,5 @@
+"""The training machinery: the loop, checkpoints, logging and run directories."""
+
+from gankit.training.trainer import Trainer, TrainResult, build_model, resolve_device
+
+__all__ = ["TrainResult", "Trainer", "build_model", "resolve_device"]

@@ -1,0 +1,124 @@
+"""Checkpoints as one safetensors file: tensors in the body, everything else as JSON metadata.
+
+Nothing is unpickled on load, so a checkpoint cannot run code. Writes go to a temporary file in
+the same folder, are fsynced, then renamed over the target: a crash mid-write leaves the previous
+checkpoint untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from gankit.registry import GankitError
+
+FORMAT = "gankit-checkpoint-1"
+_NAME = re.compile(r"^ckpt-(\d+)\.safetensors$")
+
+
+class CheckpointError(GankitError):
+    """A checkpoint is missing, unreadable, or does not match the run."""
+
+
+def checkpoint_name(step: int) -> str:
+    return f"ckpt-{step:08d}.safetensors"
+
+
+def list_checkpoints(folder: Path) -> list[Path]:
+    """Checkpoints in ``folder``, oldest first."""
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def flatten(tree: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """Move every tensor of a nested dict/list into ``tensors``; return the JSON-able rest.
+
+    Tensors are replaced by ``{"__tensor__": key}`` so :func:`unflatten` can put them back.
+    """
+    if isinstance(tree, torch.Tensor):
+        key = prefix
+        tensors[key] = tree.detach().to("cpu").contiguous().clone()
+        return {"__tensor__": key}
+    if isinstance(tree, dict):
+        return {"__dict__": [[k, flatten(v, f"{prefix}.{k}", tensors)] for k, v in tree.items()]}
+    if isinstance(tree, (list, tuple)):
+        return [flatten(v, f"{prefix}.{i}", tensors) for i, v in enumerate(tree)]
+    return tree
+
+
+def unflatten(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(tree, dict):
+        if "__tensor__" in tree:
+            return tensors[tree["__tensor__"]]
+        return {k: unflatten(v, tensors) for k, v in tree["__dict__"]}
+    if isinstance(tree, list):
+        return [unflatten(v, tensors) for v in tree]
+    return tree
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Atomically write ``state`` (any nesting of dicts, lists, tensors and JSON values)."""
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = flatten(state, "s", tensors)
+    meta = {"format": FORMAT, "state": json.dumps(skeleton)}
+    blob = st_save(tensors, metadata=meta)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`; never executes code."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        if meta.get("format") != FORMAT:
+            raise CheckpointError(
+                f"{path} is not a gankit checkpoint (format {meta.get('format')!r})"
+            )
+        tensors = st_load(path.read_bytes())
+        return unflatten(json.loads(meta["state"]), tensors)
+    except (SafetensorError, OSError, ValueError, KeyError) as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e}") from None
+
+
+def prune(folder: Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` checkpoints."""
+    for old in list_checkpoints(folder)[:-keep]:
+        old.unlink(missing_ok=True)

@@ -1,0 +1,61 @@
+"""The run directory: what a run writes where, and the rules for reusing one."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from gankit.registry import GankitError
+from gankit.training.checkpoint import list_checkpoints
+
+CONFIG_FILE = "config.yaml"
+CHECKPOINTS = "checkpoints"
+SAMPLES = "samples"
+RUN_FILES = (CONFIG_FILE, "metrics.jsonl", "curves.png", CHECKPOINTS, SAMPLES, "tensorboard")
+
+
+def default_run_dir(model: str, data: str, root: Path = Path("runs")) -> Path:
+    tag = Path(data).name if ("/" in data or Path(data).suffix) else data
+    return root / f"{model}-{tag}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def newest_run(model: str, data: str, root: Path = Path("runs")) -> Path | None:
+    """The most recent run of ``model`` on ``data`` under ``root`` that has a checkpoint."""
+    tag = Path(data).name if ("/" in data or Path(data).suffix) else data
+    runs = [p for p in root.glob(f"{model}-{tag}-*") if list_checkpoints(p / CHECKPOINTS)]
+    return max(runs, key=lambda p: p.name) if runs else None
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Create ``run_dir``; refuse to reuse a non-empty one unless resuming or overwriting.
+
+    ``overwrite`` deletes only the files a run writes, and only in a folder that looks like a
+    gankit run (has config.yaml), so a mistyped ``--out ~`` cannot erase unrelated files.
+    """
+    if resume and overwrite:
+        raise GankitError("--resume and --overwrite contradict each other; pass one")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GankitError(f"run directory {run_dir} exists and is not a folder")
+    has_files = run_dir.is_dir() and any(run_dir.iterdir())
+    if resume:
+        if not list_checkpoints(run_dir / CHECKPOINTS):
+            raise GankitError(f"nothing to resume: no checkpoint in {run_dir / CHECKPOINTS}")
+        return
+    if has_files:
+        if not overwrite:
+            raise GankitError(
+                f"run directory {run_dir} already exists; pass --resume to continue it "
+                "or --overwrite to replace it"
+            )
+        if not (run_dir / CONFIG_FILE).is_file():
+            raise GankitError(
+                f"refusing to overwrite {run_dir}: it is not a gankit run (no {CONFIG_FILE})"
+            )
+        for name in RUN_FILES:
+            p = run_dir / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)

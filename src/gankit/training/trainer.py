@@ -1,0 +1,336 @@
+"""The one training loop: runs the phases of any GAN variant on any device.
+
+The loop owns the machinery — device, data sampling, gradient bookkeeping, EMA, logging, samples,
+checkpoints, resume and clean interruption — so a variant only says how to compute its losses.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from gankit.config import Config
+from gankit.data import BatchSampler, Dataset, load_dataset
+from gankit.models import MODELS, Batch, DataInfo, GANModel, Phase, StepContext
+from gankit.registry import GankitError
+from gankit.training import checkpoint as ckpt
+from gankit.training.ema import EMA
+from gankit.training.logger import MetricsLogger
+from gankit.training.rng import rng_state, seed_everything, set_rng_state
+from gankit.training.rundir import CHECKPOINTS, CONFIG_FILE, SAMPLES, prepare_run_dir
+from gankit.viz import image_grid, scatter_plot
+
+log = logging.getLogger("gankit")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when present, else CPU; otherwise the named device, checked."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise GankitError(
+            f"train.device: unknown device {name!r}; use auto, cpu or cuda[:N]"
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise GankitError(f"train.device is {name!r} but CUDA is not available; use cpu or auto")
+    return dev
+
+
+def build_model(cfg: Config, data: DataInfo) -> GANModel:
+    return MODELS.get(cfg.model.name)(cfg, data)
+
+
+def fixed_noise(model: GANModel, n: int, seed: int) -> torch.Tensor:
+    """The noise batch behind every sample grid: same for a seed, independent of training RNG."""
+    g = torch.Generator().manual_seed(seed + 7919)
+    return torch.randn(n, model.cfg.model.z_dim, generator=g)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    interrupted: bool
+    last: dict[str, Any]
+
+
+class Trainer:
+    """Train ``cfg`` into ``run_dir``. ``resume`` continues the newest checkpoint exactly."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        run_dir: str | Path,
+        resume: bool = False,
+        overwrite: bool = False,
+        dataset: Dataset | None = None,
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        prepare_run_dir(self.run_dir, resume, overwrite)
+        state = None
+        if resume:
+            path = ckpt.list_checkpoints(self.run_dir / CHECKPOINTS)[-1]
+            state = ckpt.load_checkpoint(path)
+            _check_same_run(state["config"], cfg)
+        self.cfg = cfg
+        self.device = resolve_device(cfg.train.device)
+        seed_everything(cfg.train.seed)
+
+        self.dataset = dataset if dataset is not None else load_dataset(cfg.data, cfg.train.seed)
+        if self.dataset.skipped:
+            log.warning("%d unreadable files were skipped", self.dataset.skipped)
+        self.dataset.to(self.device)
+        info = DataInfo(self.dataset.kind, self.dataset.sample_shape)
+        self.model = build_model(cfg, info).to(self.device)
+        self.optimizers = self.model.optimizers()
+        self.phases = self.model.phases()
+        for p in self.phases:
+            if p.name not in self.optimizers:
+                raise RuntimeError(f"{cfg.model.name}: phase {p.name!r} has no optimiser")
+        self.ema = EMA(self.model.generator, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None
+        self.sampler = BatchSampler(len(self.dataset), cfg.train.batch_size, cfg.train.seed)
+        self.fixed_noise = fixed_noise(self.model, cfg.train.num_samples, cfg.train.seed)
+        self.step = 0
+        if state is not None:
+            self._restore(state)
+        (self.run_dir / CONFIG_FILE).write_text(cfg.to_yaml())
+        self._stop: str | None = None
+        self._grad_norms: dict[str, torch.Tensor] = {}
+
+    # ---------------------------------------------------------------- state
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "config": self.cfg.to_dict(),
+            "data": self.dataset.info(),
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None,
+            "optim": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "sampler": self.sampler.state_dict(),
+            "rng": rng_state(),
+            "versions": {"torch": torch.__version__},
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        _load_weights(self.model, state["model"], "model")
+        if self.ema is not None:
+            if state.get("ema") is None:
+                raise GankitError(
+                    "cannot resume: the checkpoint has no EMA weights but train.ema_beta > 0"
+                )
+            self.ema.load_state_dict(state["ema"])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optim"][k])
+        self.sampler.load_state_dict(state["sampler"])
+        set_rng_state(state["rng"])
+        self.step = int(state["step"])
+
+    def save_checkpoint(self) -> Path:
+        folder = self.run_dir / CHECKPOINTS
+        path = folder / ckpt.checkpoint_name(self.step)
+        ckpt.save_checkpoint(path, self.state_dict())
+        ckpt.prune(folder, self.cfg.train.keep_checkpoints)
+        return path
+
+    # ---------------------------------------------------------------- loop
+
+    def fit(self) -> TrainResult:
+        """Run until ``train.steps`` generator steps; Ctrl-C/SIGTERM save a checkpoint and return."""
+        t = self.cfg.train
+        logger = MetricsLogger(self.run_dir, resume_step=self.step)
+        start = self.step
+        bar = tqdm(
+            total=t.steps, initial=start, disable=not t.progress, unit="step", dynamic_ncols=True
+        )
+        sums: dict[str, torch.Tensor] = {}
+        n_acc, t_acc = 0, time.perf_counter()
+        last: dict[str, Any] = {}
+        frozen = {
+            p.name: [q for n in p.frozen for q in self.model.nets[n].parameters()]
+            for p in self.phases
+        }
+        self.model.train()
+        with _stop_signals(self):
+            while self.step < t.steps and self._stop is None:
+                log_now = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
+                for phase in self.phases:
+                    self._run_phase(phase, frozen[phase.name], sums, log_now)
+                if self.ema is not None:
+                    self.ema.update()
+                self.step += 1
+                n_acc += 1
+                bar.update(1)
+                if log_now:
+                    dt = (time.perf_counter() - t_acc) / n_acc
+                    last = {"step": self.step, **{k: float(v) / n_acc for k, v in sums.items()}}
+                    last.update({k: float(v) for k, v in self._grad_norms.items()})
+                    last["step_time"] = dt
+                    _check_finite(last)
+                    logger.log(last)
+                    bar.set_postfix(
+                        {
+                            k: f"{last[k]:.3f}"
+                            for k in ("d_loss", "g_loss", "d_real", "d_fake")
+                            if k in last
+                        }
+                    )
+                    sums, n_acc, t_acc = {}, 0, time.perf_counter()
+                if self.step % t.sample_every == 0 or self.step == t.steps:
+                    self.write_samples(logger)
+                if self.step % t.checkpoint_every == 0 or self.step == t.steps:
+                    self.save_checkpoint()
+        interrupted = self._stop is not None
+        if interrupted:
+            path = self.save_checkpoint()
+            self.write_samples(logger)
+            bar.write(f"{self._stop}: stopped at step {self.step}; checkpoint saved to {path}")
+        bar.close()
+        logger.close()
+        return TrainResult(self.run_dir, self.step, interrupted, last)
+
+    def _run_phase(
+        self, phase: Phase, frozen: list[torch.nn.Parameter], sums: dict, log_now: bool
+    ) -> None:
+        opt = self.optimizers[phase.name]
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            for r in range(phase.repeat):
+                batch = self._next_batch() if phase.needs_data else None
+                loss, stats = phase.loss(batch, StepContext(self.step, r, phase.repeat))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if log_now and r == phase.repeat - 1:
+                    self._grad_norms[f"{phase.name}_grad_norm"] = _grad_norm(opt)
+                opt.step()
+                for k, v in stats.items():
+                    v = v.detach() / phase.repeat
+                    sums[k] = sums[k] + v if k in sums else v
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+
+    def _next_batch(self) -> Batch:
+        idx = self.sampler.next()
+        x = self.dataset.batch(idx).to(self.device, non_blocking=True)
+        y = (
+            self.dataset.y.index_select(0, idx.to(self.dataset.y.device))
+            if self.dataset.y is not None
+            else None
+        )
+        return Batch(x, y)
+
+    # ---------------------------------------------------------------- outputs
+
+    @torch.no_grad()
+    def generate_fixed(self) -> torch.Tensor:
+        g = self.ema.shadow if self.ema is not None else self.model.generator
+        was_training = g.training
+        g.eval()
+        out = self.model.generate(self.fixed_noise.to(self.device), g)
+        g.train(was_training)
+        return out.cpu()
+
+    def write_samples(self, logger: MetricsLogger) -> None:
+        folder = self.run_dir / SAMPLES
+        folder.mkdir(exist_ok=True)
+        fake = self.generate_fixed()
+        path = folder / f"step-{self.step:08d}.png"
+        if self.dataset.kind == "image":
+            image_grid(fake).save(path)
+        else:
+            real = self.dataset.x[:2000].cpu().numpy()
+            scatter_plot(fake.numpy(), real, path, f"step {self.step}")
+        (folder / "latest.png").write_bytes(path.read_bytes())
+        logger.plot()
+
+
+def _grad_norm(opt: torch.optim.Optimizer) -> torch.Tensor:
+    grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+
+def _check_finite(record: dict[str, Any]) -> None:
+    bad = [k for k, v in record.items() if isinstance(v, float) and not np.isfinite(v)]
+    if bad:
+        raise GankitError(
+            f"training diverged at step {record['step']}: {', '.join(bad)} not finite; "
+            "lower the learning rates or resume from an earlier checkpoint"
+        )
+
+
+def _check_same_run(saved: dict[str, Any], cfg: Config) -> None:
+    """Refuse to resume into a differently shaped model, naming what differs."""
+    now = cfg.to_dict()
+    keys = [("model", k) for k in now["model"]] + [
+        ("data", "name"),
+        ("data", "resolution"),
+        ("data", "channels"),
+    ]
+    diffs = [
+        f"{s}.{k}: checkpoint {saved.get(s, {}).get(k)!r}, now {now[s][k]!r}"
+        for s, k in keys
+        if saved.get(s, {}).get(k) != now[s][k]
+    ]
+    if diffs:
+        raise GankitError(
+            "cannot resume: the run was trained with a different setup — " + "; ".join(diffs)
+        )
+
+
+def _load_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    shape = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in own.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if missing or extra or shape:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing[:5])}")
+        if extra:
+            parts.append(f"unexpected {', '.join(extra[:5])}")
+        if shape:
+            parts.append(f"shape mismatch {', '.join(shape[:5])}")
+        raise GankitError(f"{what} weights do not match the checkpoint: " + "; ".join(parts))
+    module.load_state_dict(state)
+
+
+class _stop_signals:
+    """Turn SIGINT/SIGTERM into a stop request handled between steps (main thread only)."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        self.old: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig, name in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
+            self.old[sig] = signal.getsignal(sig)
+
+            def handler(signum, frame, name=name):
+                if self.trainer._stop is not None:  # second Ctrl-C: stop now
+                    raise KeyboardInterrupt
+                self.trainer._stop = name
+
+            signal.signal(sig, handler)
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
