@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -148,8 +149,12 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     run = load_run(a.run)
     report = run.evaluate_modes(a.n, a.seed)
     result = {"run": str(run.path), "step": run.step, "data": run.data["name"], **report.as_dict()}
-    if a.json:
-        print(json.dumps(result))
+    if a.json:  # strict JSON: an undefined KL (no sample near any mode) is null
+        clean = {
+            k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in result.items()
+        }
+        print(json.dumps(clean, allow_nan=False))
     else:
         print(f"run:            {run.path} (step {run.step}, {run.data['name']})")
         print(f"modes covered:  {report.modes_covered} / {report.num_modes}")

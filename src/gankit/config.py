@@ -48,7 +48,7 @@ class DataConfig:
     resolution: int | None = _f(
         None, "image side after resize + centre crop (default: native)", lo=4
     )
-    channels: int | None = _f(None, "1 (gray) or 3 (RGB) (default: native)", lo=1, hi=3)
+    channels: Literal[1, 3] | None = _f(None, "1 (gray) or 3 (RGB) (default: native)")
     toy_size: int = _f(100_000, "points drawn for toy datasets", lo=1)
 
 
@@ -65,7 +65,7 @@ class OptimConfig:
 class TrainConfig:
     steps: int = _f(2000, "generator steps", lo=1)
     batch_size: int = _f(64, "batch size", lo=1)
-    seed: int = _f(0, "random seed", lo=0)
+    seed: int = _f(0, "random seed", lo=0, hi=2**31 - 1)
     device: str = _f("auto", "auto, cpu, cuda or cuda:N")
     log_every: int = _f(50, "steps between metric log records", lo=1)
     sample_every: int = _f(500, "steps between sample grids and curves.png", lo=1)
@@ -108,7 +108,7 @@ class Config:
 
 def merge(cfg: Config, updates: dict[str, Any] | None) -> Config:
     """Return ``cfg`` with nested ``updates`` applied, each value validated."""
-    if not updates:
+    if updates is None:
         return cfg
     if not isinstance(updates, dict):
         raise ConfigError(f"config must be a mapping of sections, got {type(updates).__name__}")
@@ -151,7 +151,7 @@ def _check_type(name: str, value: Any, hint: Any) -> Any:
         inner = [a for a in args if a is not type(None)]
         return _check_type(name, value, inner[0])
     if origin is Literal:
-        if value not in args:
+        if isinstance(value, bool) or value not in args:
             raise ConfigError(f"{name} must be one of {', '.join(map(str, args))}; got {value!r}")
         return value
     if hint is bool:
@@ -170,7 +170,10 @@ def _check_type(name: str, value: Any, hint: Any) -> Any:
             raise ConfigError(f"{name} must be a number, got {value!r}")
         if value != value or value in (float("inf"), float("-inf")):
             raise ConfigError(f"{name} must be a finite number, got {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ConfigError(f"{name} is too large: {value!r}") from None
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(f"{name} must be a string, got {value!r}")
@@ -215,8 +218,10 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
             raise ConfigError(_unknown("config section", section, SECTIONS))
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+        except Exception:  # e.g. '2021-02-30' fails as a date: keep the text
             value = raw
+        if not isinstance(value, (str, int, float, bool, type(None))):
+            value = raw  # dates, lists, mappings: not a config scalar
         updates.setdefault(section, {})[sub] = value
     return updates
 
@@ -227,8 +232,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as e:
         raise ConfigError(f"config file {p} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {p} must hold a mapping of sections")

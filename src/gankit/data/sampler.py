@@ -16,13 +16,15 @@ class BatchSampler:
     def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1) -> None:
         if n <= 0:
             raise ValueError("cannot sample from an empty dataset")
+        if not 0 <= rank < world or n < world:
+            raise ValueError(f"need 0 <= rank < world <= n, got rank {rank}, world {world}, n {n}")
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.rank, self.world = rank, world
         self.epoch, self.pos = 0, 0
         self._perm = self._permutation(0)
 
     def _permutation(self, epoch: int) -> torch.Tensor:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        g = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % 2**63)
         perm = torch.randperm(self.n, generator=g)
         return perm[self.rank :: self.world] if self.world > 1 else perm
 

@@ -90,7 +90,12 @@ class GANModel(nn.Module):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
 
-    def noise(self, n: int, device: torch.device | str) -> torch.Tensor:
+    def noise(
+        self, n: int, device: torch.device | str, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Latent codes for ``n`` samples; ``generator`` (a CPU one) keeps the global RNG untouched."""
+        if generator is not None:
+            return torch.randn(n, self.cfg.model.z_dim, generator=generator).to(device)
         return torch.randn(n, self.cfg.model.z_dim, device=device)
 
     @property

@@ -47,7 +47,7 @@ def flatten(tree: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
     Tensors are replaced by ``{"__tensor__": key}`` so :func:`unflatten` can put them back.
     """
     if isinstance(tree, torch.Tensor):
-        key = prefix
+        key = f"{len(tensors)}:{prefix}"  # the counter keeps names unique whatever the dict keys
         tensors[key] = tree.detach().to("cpu").contiguous().clone()
         return {"__tensor__": key}
     if isinstance(tree, dict):
@@ -120,5 +120,5 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 def prune(folder: Path, keep: int) -> None:
     """Delete all but the newest ``keep`` checkpoints."""
-    for old in list_checkpoints(folder)[:-keep]:
+    for old in list_checkpoints(folder)[: -max(keep, 1)]:
         old.unlink(missing_ok=True)

@@ -27,11 +27,11 @@ def newest_run(model: str, data: str, root: Path = Path("runs")) -> Path | None:
     return max(runs, key=lambda p: p.name) if runs else None
 
 
-def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
-    """Create ``run_dir``; refuse to reuse a non-empty one unless resuming or overwriting.
+def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse a non-empty ``run_dir`` unless resuming or overwriting; changes nothing on disk.
 
-    ``overwrite`` deletes only the files a run writes, and only in a folder that looks like a
-    gankit run (has config.yaml), so a mistyped ``--out ~`` cannot erase unrelated files.
+    ``overwrite`` is only allowed on a folder that looks like a gankit run (has config.yaml),
+    so a mistyped ``--out ~`` cannot erase unrelated files.
     """
     if resume and overwrite:
         raise GankitError("--resume and --overwrite contradict each other; pass one")
@@ -52,6 +52,12 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
             raise GankitError(
                 f"refusing to overwrite {run_dir}: it is not a gankit run (no {CONFIG_FILE})"
             )
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Create ``run_dir`` after :func:`check_run_dir`; ``overwrite`` deletes the old run's files."""
+    check_run_dir(run_dir, resume, overwrite)
+    if overwrite and not resume and run_dir.is_dir():
         for name in RUN_FILES:
             p = run_dir / name
             if p.is_dir():

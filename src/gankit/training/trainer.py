@@ -26,7 +26,13 @@ from gankit.training import checkpoint as ckpt
 from gankit.training.ema import EMA
 from gankit.training.logger import MetricsLogger
 from gankit.training.rng import rng_state, seed_everything, set_rng_state
-from gankit.training.rundir import CHECKPOINTS, CONFIG_FILE, SAMPLES, prepare_run_dir
+from gankit.training.rundir import (
+    CHECKPOINTS,
+    CONFIG_FILE,
+    SAMPLES,
+    check_run_dir,
+    prepare_run_dir,
+)
 from gankit.viz import image_grid, scatter_plot
 
 log = logging.getLogger("gankit")
@@ -77,7 +83,7 @@ class Trainer:
         dataset: Dataset | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
-        prepare_run_dir(self.run_dir, resume, overwrite)
+        check_run_dir(self.run_dir, resume, overwrite)  # nothing on disk changes before setup
         state = None
         if resume:
             path = ckpt.list_checkpoints(self.run_dir / CHECKPOINTS)[-1]
@@ -104,6 +110,7 @@ class Trainer:
         self.step = 0
         if state is not None:
             self._restore(state)
+        prepare_run_dir(self.run_dir, resume, overwrite)
         (self.run_dir / CONFIG_FILE).write_text(cfg.to_yaml())
         self._stop: str | None = None
         self._grad_norms: dict[str, torch.Tensor] = {}
@@ -137,7 +144,13 @@ class Trainer:
         set_rng_state(state["rng"])
         self.step = int(state["step"])
 
+    def _refresh_ema_norms(self) -> None:
+        if self.ema is not None:
+            g = torch.Generator().manual_seed(self.cfg.train.seed + 104729)
+            self.ema.recalibrate_norms(lambda n: self.model.noise(n, self.device, g))
+
     def save_checkpoint(self) -> Path:
+        self._refresh_ema_norms()
         folder = self.run_dir / CHECKPOINTS
         path = folder / ckpt.checkpoint_name(self.step)
         ckpt.save_checkpoint(path, self.state_dict())
@@ -168,7 +181,7 @@ class Trainer:
                 for phase in self.phases:
                     self._run_phase(phase, frozen[phase.name], sums, log_now)
                 if self.ema is not None:
-                    self.ema.update()
+                    self.ema.update(self.step)
                 self.step += 1
                 n_acc += 1
                 bar.update(1)
@@ -236,6 +249,7 @@ class Trainer:
 
     @torch.no_grad()
     def generate_fixed(self) -> torch.Tensor:
+        self._refresh_ema_norms()
         g = self.ema.shadow if self.ema is not None else self.model.generator
         was_training = g.training
         g.eval()

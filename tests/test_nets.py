@@ -1,0 +1,187 @@
+"""Generator and discriminator networks (gankit.nets): shapes, ranges, initialisation, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from gankit.config import Config
+from gankit.models import MODELS, DataInfo
+from gankit.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from gankit.nets.dcgan import base_side
+from gankit.nets.init import dcgan_init
+from gankit.registry import GankitError
+
+RESOLUTIONS = [8, 28, 32, 64]
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+# ----------------------------------------------------------------------------- MLP
+
+
+def test_mlp_vectors():
+    G = MLPGenerator(z_dim=5, out_shape=(2,), width=16, depth=2)
+    D = MLPDiscriminator((2,), width=16, depth=2)
+    x = G(torch.randn(7, 5))
+    assert x.shape == (7, 2)
+    assert not isinstance(G.net[-1], nn.Tanh)  # vectors are unbounded (linear output)
+    assert D(x).shape == (7,)
+    assert D(torch.randn(1, 2)).shape == (1,)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("res", RESOLUTIONS)
+def test_mlp_images(channels, res):
+    shape = (channels, res, res)
+    G = MLPGenerator(z_dim=4, out_shape=shape, width=8, depth=1)
+    D = MLPDiscriminator(shape, width=8, depth=1)
+    x = G(torch.randn(3, 4) * 50)  # large noise to push tanh towards saturation
+    assert x.shape == (3, *shape)
+    assert x.min() >= -1.0 and x.max() <= 1.0
+    assert D(x).shape == (3,)
+
+
+def test_mlp_depth_and_width_build_the_stated_layers():
+    G = MLPGenerator(z_dim=3, out_shape=(2,), width=11, depth=4)
+    linears = [m for m in G.modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == 5
+    assert [l.out_features for l in linears] == [11, 11, 11, 11, 2]
+    D = MLPDiscriminator((1, 4, 4), width=6, depth=3)
+    linears = [m for m in D.modules() if isinstance(m, nn.Linear)]
+    assert linears[0].in_features == 16 and [l.out_features for l in linears] == [6, 6, 6, 1]
+    assert sum(isinstance(m, nn.LeakyReLU) and m.negative_slope == 0.2 for m in D.modules()) == 3
+
+
+# ----------------------------------------------------------------------------- DCGAN
+
+
+@pytest.mark.parametrize(
+    ("res", "expected"),
+    [
+        (8, (4, 1)),
+        (28, (7, 2)),
+        (32, (4, 3)),
+        (64, (4, 4)),
+        (12, (3, 2)),
+        (20, (5, 2)),
+        (96, (3, 5)),
+    ],
+)
+def test_base_side(res, expected):
+    s, n = base_side(res)
+    assert (s, n) == expected and s * 2**n == res
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("res", RESOLUTIONS)
+def test_dcgan_shapes(channels, res):
+    G = DCGANGenerator(z_dim=10, channels=channels, resolution=res, width=4)
+    D = DCGANDiscriminator(channels=channels, resolution=res, width=4)
+    z = torch.randn(2, 10)
+    x = G(z)
+    assert x.shape == (2, channels, res, res)
+    assert G.out_shape == (channels, res, res)
+    logits = D(x)
+    assert logits.shape == (2,)
+    assert torch.isfinite(logits).all()
+
+
+def test_dcgan_generator_accepts_4d_noise():
+    G = DCGANGenerator(z_dim=6, channels=1, resolution=8, width=4)
+    z = torch.randn(3, 6)
+    G.eval()
+    assert torch.equal(G(z), G(z.view(3, 6, 1, 1)))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_dcgan_generator_output_in_tanh_range(channels):
+    G = DCGANGenerator(z_dim=8, channels=channels, resolution=32, width=8)
+    with torch.no_grad():
+        G.net[-2].weight.mul_(1000)  # blow the output layer up so tanh saturates
+        x = G(torch.randn(4, 8))
+    assert isinstance(G.net[-1], nn.Tanh)
+    assert x.min().item() >= -1.0 and x.max().item() <= 1.0
+    assert (x.abs() > 0.99).float().mean() > 0.8  # really saturated, so the bound was tested
+
+
+def test_dcgan_init_statistics():
+    G = DCGANGenerator(z_dim=100, channels=3, resolution=64, width=64)
+    D = DCGANDiscriminator(channels=3, resolution=64, width=64)
+    convs = [
+        m for net in (G, D) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+    ]
+    bns = [m for net in (G, D) for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(convs) == 10 and len(bns) == 7
+    w = torch.cat([m.weight.flatten() for m in convs])
+    assert w.std().item() == pytest.approx(0.02, rel=0.02)
+    assert abs(w.mean().item()) < 1e-3
+    for m in convs:
+        assert m.bias is None
+        if m.weight.numel() > 5000:
+            assert m.weight.std().item() == pytest.approx(0.02, rel=0.1)
+    g = torch.cat([m.weight for m in bns])
+    assert g.mean().item() == pytest.approx(1.0, abs=0.005)
+    assert g.std().item() == pytest.approx(0.02, rel=0.2)
+    assert all((m.bias == 0).all() for m in bns)
+
+
+def test_dcgan_init_zeroes_linear_bias():
+    net = nn.Sequential(nn.Linear(100, 400), nn.BatchNorm1d(400))
+    nn.init.constant_(net[0].bias, 3.0)
+    dcgan_init(net)
+    assert (net[0].bias == 0).all()
+    assert net[0].weight.std().item() == pytest.approx(0.02, rel=0.05)
+    assert net[1].weight.mean().item() == pytest.approx(1.0, abs=0.01)
+
+
+def test_dcgan_discriminator_has_no_batchnorm_on_input_layer():
+    D = DCGANDiscriminator(channels=3, resolution=32, width=8)
+    layers = list(D.net)
+    assert isinstance(layers[0], nn.Conv2d) and isinstance(layers[1], nn.LeakyReLU)
+    assert layers[1].negative_slope == 0.2
+
+
+@pytest.mark.parametrize("res", [30, 100, 5, 7, 2, 1, 0, 15, 36 * 5])
+def test_invalid_dcgan_resolution(res):
+    with pytest.raises(GankitError) as e:
+        DCGANGenerator(z_dim=4, channels=1, resolution=res, width=4)
+    msg = str(e.value)
+    assert f"got {res}" in msg and "data.resolution" in msg
+    with pytest.raises(GankitError, match="data.resolution"):
+        DCGANDiscriminator(channels=1, resolution=res, width=4)
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def _model(name: str, kind: str, shape: tuple[int, ...], **model_cfg):
+    cfg = Config.from_dict({"model": {"name": name, **model_cfg}})
+    return MODELS.get(name)(cfg, DataInfo(kind, shape))
+
+
+def test_dcgan_model_rejects_vectors_and_non_square():
+    with pytest.raises(GankitError, match="dcgan needs image data; use model 'gan'"):
+        _model("dcgan", "vector", (2,), width=4)
+    with pytest.raises(GankitError, match="square images, got 8×16; set data.resolution"):
+        _model("dcgan", "image", (1, 8, 16), width=4)
+    with pytest.raises(GankitError, match="data.resolution"):
+        _model("dcgan", "image", (1, 30, 30), width=4)
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"), [("gan", (2,)), ("gan", (3, 8, 8)), ("dcgan", (1, 28, 28))]
+)
+def test_models_generate_data_shaped_samples(name, shape):
+    m = _model(name, "image" if len(shape) == 3 else "vector", shape, width=4, z_dim=6)
+    m.eval()
+    x = m.generate(m.noise(5, "cpu"))
+    assert x.shape == (5, *shape)
+    if len(shape) == 3:
+        assert x.abs().max() <= 1.0
+    assert set(m.optimizers()) == {"D", "G"}
+    assert [p.name for p in m.phases()] == ["D", "G"]

@@ -1,0 +1,184 @@
+"""The training loop: exact resume, clean interruption, frozen D in the G step, learning."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+
+import pytest
+import torch
+
+from gankit.api import build_config, load_run
+from gankit.registry import GankitError
+from gankit.training import Trainer
+from gankit.training.checkpoint import list_checkpoints
+
+TINY_GAN = [
+    "model.width=32",
+    "model.depth=2",
+    "train.batch_size=32",
+    "train.progress=false",
+    "train.log_every=5",
+    "train.sample_every=1000",
+]
+TINY_DCGAN = [
+    "model.width=8",
+    "model.z_dim=16",
+    "train.batch_size=16",
+    "train.progress=false",
+    "train.log_every=3",
+    "train.sample_every=1000",
+    "optim.d_steps=2",
+    "train.ema_beta=0.9",
+]
+
+
+def _weights(run_dir) -> dict[str, torch.Tensor]:
+    run = load_run(run_dir)
+    state = dict(run.model.state_dict())
+    state.update({f"ema.{k}": v for k, v in run.generator.state_dict().items()})
+    return state
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "extra"),
+    [("gan", "ring8", TINY_GAN), ("dcgan", "digits", TINY_DCGAN)],
+    ids=["gan-ring8", "dcgan-digits-ema-k2"],
+)
+def test_resume_is_bit_identical(tmp_path, model, data, extra):
+    n = 12
+    straight = build_config(
+        model, data, overrides=[*extra, f"train.steps={2 * n}", f"train.checkpoint_every={n}"]
+    )
+    Trainer(straight, tmp_path / "a").fit()
+
+    half = build_config(
+        model, data, overrides=[*extra, f"train.steps={n}", f"train.checkpoint_every={n}"]
+    )
+    Trainer(half, tmp_path / "b").fit()
+    Trainer(straight, tmp_path / "b", resume=True).fit()
+
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resume"
+    steps = [
+        json.loads(line)["step"]
+        for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert steps == sorted(set(steps)), "resumed metrics log must read as one run"
+
+
+def test_seeded_runs_are_reproducible_and_seeds_differ(tmp_path):
+    cfg = build_config("gan", "ring8", overrides=[*TINY_GAN, "train.steps=10"])
+    Trainer(cfg, tmp_path / "a").fit()
+    Trainer(cfg, tmp_path / "b").fit()
+    Trainer(cfg.replace({"train": {"seed": 1}}), tmp_path / "c").fit()
+    a, b, c = (_weights(tmp_path / x) for x in "abc")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_discriminator_gets_no_gradient_in_generator_step(tmp_path):
+    cfg = build_config("gan", "ring8", overrides=[*TINY_GAN, "train.steps=1"])
+    trainer = Trainer(cfg, tmp_path / "r")
+    d_params = list(trainer.model.nets["D"].parameters())
+    before = [p.detach().clone() for p in d_params]
+    g_phase = next(p for p in trainer.phases if p.name == "G")
+    opt_d_step = trainer.optimizers["D"].step
+    calls = []
+    trainer.optimizers["D"].step = lambda *a, **k: calls.append(1)  # D must not step in G phase
+    try:
+        for p in d_params:
+            p.grad = None
+        frozen = [q for q in trainer.model.nets["D"].parameters()]
+        trainer._run_phase(g_phase, frozen, {}, log_now=False)
+    finally:
+        trainer.optimizers["D"].step = opt_d_step
+    assert not calls
+    assert all(p.grad is None for p in d_params), "D accumulated gradient in the G step"
+    assert all(torch.equal(p, q) for p, q in zip(d_params, before, strict=True))
+    assert all(p.requires_grad for p in d_params), "D must be unfrozen again after the G step"
+    assert any(p.grad is not None for p in trainer.model.nets["G"].parameters())
+
+
+def test_k_discriminator_steps_per_generator_step(tmp_path):
+    cfg = build_config("gan", "ring8", overrides=[*TINY_GAN, "train.steps=3", "optim.d_steps=4"])
+    trainer = Trainer(cfg, tmp_path / "r")
+    trainer.fit()
+    d_state = trainer.optimizers["D"].state_dict()["state"]
+    g_state = trainer.optimizers["G"].state_dict()["state"]
+    assert float(d_state[0]["step"]) == 12
+    assert float(g_state[0]["step"]) == 3
+
+
+def test_sigint_saves_checkpoint_and_stops_cleanly(tmp_path):
+    cfg = build_config(
+        "gan", "ring8", overrides=[*TINY_GAN, "train.steps=100000", "train.checkpoint_every=100000"]
+    )
+    trainer = Trainer(cfg, tmp_path / "r")
+    timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    result = trainer.fit()
+    timer.cancel()
+    assert result.interrupted
+    assert 0 < result.step < 100000
+    ckpts = list_checkpoints(tmp_path / "r" / "checkpoints")
+    assert ckpts and ckpts[-1].name == f"ckpt-{result.step:08d}.safetensors"
+    assert load_run(tmp_path / "r").step == result.step
+
+
+def test_existing_run_dir_is_not_overwritten(tmp_path):
+    cfg = build_config("gan", "ring8", overrides=[*TINY_GAN, "train.steps=2"])
+    Trainer(cfg, tmp_path / "r").fit()
+    with pytest.raises(GankitError, match="--resume.*--overwrite"):
+        Trainer(cfg, tmp_path / "r")
+    stranger = tmp_path / "home"
+    stranger.mkdir()
+    (stranger / "thesis.tex").write_text("precious")
+    with pytest.raises(GankitError, match="not a gankit run"):
+        Trainer(cfg, stranger, overwrite=True)
+    assert (stranger / "thesis.tex").read_text() == "precious"
+
+
+def test_resume_refuses_a_different_model_shape(tmp_path):
+    cfg = build_config("gan", "ring8", overrides=[*TINY_GAN, "train.steps=2"])
+    Trainer(cfg, tmp_path / "r").fit()
+    wider = cfg.replace({"model": {"width": 64}})
+    with pytest.raises(GankitError, match=r"model\.width: checkpoint 32, now 64"):
+        Trainer(wider, tmp_path / "r", resume=True)
+
+
+def test_divergence_is_reported_not_silently_trained_through(tmp_path):
+    cfg = build_config("gan", "ring8", overrides=[*TINY_GAN, "train.steps=10", "train.log_every=1"])
+    trainer = Trainer(cfg, tmp_path / "r")
+    with torch.no_grad():
+        for p in trainer.model.nets["D"].parameters():
+            p.fill_(float("nan"))
+    with pytest.raises(GankitError, match="diverged at step 1"):
+        trainer.fit()
+
+
+def test_vanilla_gan_learns_ring8(tmp_path):
+    """A short seeded run must cover at least 6 of the 8 modes (VEEGAN/PacGAN criterion)."""
+    cfg = build_config(
+        "gan",
+        "ring8",
+        overrides=[
+            "model.width=128",
+            "model.depth=3",
+            "train.batch_size=256",
+            "optim.lr_g=1e-3",
+            "optim.lr_d=1e-3",
+            "train.steps=1500",
+            "train.progress=false",
+            "train.sample_every=100000",
+            "train.log_every=100",
+        ],
+    )
+    Trainer(cfg, tmp_path / "r").fit()
+    report = load_run(tmp_path / "r").evaluate_modes(n=2500, seed=0)
+    assert report.modes_covered >= 6, report
+    assert report.high_quality > 0.3, report
