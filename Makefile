@@ -35,8 +35,8 @@ test-slow: $(STAMP)
 
 ## Measured results in docs/benchmarks.md come from these scripts.
 bench: $(STAMP)
-	$(BIN)/python scripts/bench_throughput.py --md docs/_throughput.md
-	$(BIN)/python scripts/bench_modes.py --md docs/_modes.md
+	$(BIN)/python scripts/bench_throughput.py --doc docs/benchmarks.md
+	$(BIN)/python scripts/bench_modes.py --doc docs/benchmarks.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts

@@ -4,17 +4,17 @@ Protocol (after PacGAN, Lin et al. 2018, code github.com/fjxmlzn/PacGAN, synthet
 - data: ring8 (8 Gaussians, radius 2, std 0.02) and grid25 (25 Gaussians on {-4..4}², std 0.05),
   100,000 training points each, as in PacGAN (whose ring is radius 1, std 0.01: the same shape
   scaled by ½; the metrics scale with the std, so they are comparable).
-- networks: gankit's MLP, 4 hidden layers × 400 units for G (ReLU) *and* D (LeakyReLU 0.2); z is 2-D
-  N(0, I). PacGAN's G is the same size but has batch norm; its D is 3 × 200 maxout (5 pieces).
-- optimiser: Adam lr 1e-4, β=(0.8, 0.999), batch 100, one D step per G step (PacGAN's values; it
-  updates G and D simultaneously for 400 epochs = 400,000 iterations; we run far fewer, below).
-- scoring: 2,500 samples. High quality = within 3 std of the nearest centre; a mode is covered by
-  ≥ 1 high-quality sample (PacGAN's MetricLogger and VEEGAN's definition: min_count=1, passed
-  explicitly, since gankit's default is 1 % of a uniform share); reverse KL of the high-quality
+- networks: gankit's MLP, 4 hidden layers × 128 units for G (ReLU) and D (LeakyReLU 0.2), z 2-D
+  N(0, I). PacGAN's G is 4 × 400 with batch norm and its D is 3 × 200 maxout (5 pieces), trained
+  for 400,000 simultaneous updates at Adam 1e-4 β1 0.8, batch 100: far beyond a CPU budget.
+  Here: Adam 3e-4, β=(0.5, 0.999), batch 256, one D step per G step, 3,000 generator steps
+  (--steps) — the setting measured on these machines in ../shared/REFERENCES.md.
+- scoring: 2,500 samples. High quality = closer than 3 std to the nearest centre; a mode is covered by
+  ≥ 1 high-quality sample (PacGAN's MetricLogger and VEEGAN's definition: min_count=1, gankit's
+  default); reverse KL of the high-quality
   mode histogram against uniform.
-- budget: 1,000 generator steps (--steps), so 2 datasets × 5 seeds fit in ~10 minutes on a shared
-  2-core CPU (~47 ms/step with one torch thread; two threads ran 10-20× slower there). This is
-  0.25 % of PacGAN's budget: the GAN is far from converged, so the rows measure early training.
+- budget: 3,000 generator steps, ~0.75 % of PacGAN's; the rows measure what a short CPU run of the
+  vanilla GAN reaches, not a converged model.
   Mean ± sample sd over seeds 0..N-1; seconds per run include setup and scoring.
 
 Reproduce (from the repository root):
@@ -27,7 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,18 +41,18 @@ import torch
 import gankit
 from gankit.metrics.modes import mode_report
 
-STEPS = 1000
+STEPS = 3000
 N_EVAL = 2500
 MIN_COUNT = 1
 OVERRIDES = [
-    "model.width=400",
+    "model.width=128",
     "model.depth=4",
     "model.z_dim=2",
     "model.g_loss=nonsaturating",
-    "train.batch_size=100",
-    "optim.lr_g=1e-4",
-    "optim.lr_d=1e-4",
-    "optim.beta1=0.8",
+    "train.batch_size=256",
+    "optim.lr_g=3e-4",
+    "optim.lr_d=3e-4",
+    "optim.beta1=0.5",
     "optim.beta2=0.999",
     "optim.d_steps=1",
     "data.toy_size=100000",
@@ -113,7 +116,7 @@ def table(results: dict[str, list[dict[str, Any]]], steps: int) -> str:
     for ds, runs in results.items():
         m = runs[0]["num_modes"]
         ours = (
-            f"| {ds} | gankit `gan` ({len(runs)} seeds, ± sd) "
+            f"| {ds} | gankit `gan` ({len(runs)} seed{'s' * (len(runs) > 1)}, ± sd) "
             f"| {mean_sd([r['modes'] for r in runs], digits=1)} /{m} "
             f"| {mean_sd([r['high_quality'] for r in runs], 100, 1)} "
             f"| {mean_sd([r['reverse_kl'] for r in runs])} "
@@ -144,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: see docstring)")
     p.add_argument("--out", type=Path, default=Path("runs/bench-modes"), help="run folders")
     p.add_argument("--md", type=Path, help="also write the markdown table here")
+    p.add_argument("--doc", type=Path, help="replace the 'modes' section of this markdown file")
     p.add_argument("--json", type=Path, help="write per-seed results here")
     args = p.parse_args(argv)
     steps = args.steps or (30 if args.quick else STEPS)
@@ -170,6 +174,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.md:
         args.md.parent.mkdir(parents=True, exist_ok=True)
         args.md.write_text(md)
+    if args.doc:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from doc_section import write_section
+
+        cpu = platform.processor() or platform.machine()
+        head = (
+            f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores ({cpu}), "
+            f"torch {torch.__version__}, {args.threads} thread(s).\n"
+            f"Command: `python scripts/{Path(__file__).name} {' '.join(argv or sys.argv[1:])}`\n\n"
+        )
+        write_section(args.doc, "modes", head + md)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         protocol = {"model": "gan", "overrides": OVERRIDES, "steps": steps, "n_eval": N_EVAL}

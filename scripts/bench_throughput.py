@@ -274,6 +274,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="width 16, 3 steps each: checks only")
     ap.add_argument("--md", type=Path, help="also write the markdown table here")
     ap.add_argument("--json", type=Path, help="also write all numbers here")
+    ap.add_argument(
+        "--doc", type=Path, help="replace the 'throughput' section of this markdown file"
+    )
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -295,6 +298,11 @@ def main(argv: list[str] | None = None) -> None:
     print(table)
     if args.md:
         args.md.write_text(table)
+    if args.doc:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from doc_section import write_section
+
+        write_section(args.doc, "throughput", f"Command: `{meta['command']}`\n\n{table}")
     if args.json:
         args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, ensure_ascii=False))
 

@@ -181,6 +181,24 @@ def test_wrong_types_name_the_key_and_expected_type(section, key, value, expecte
 # ----------------------------------------------------------------------------- ranges
 
 
+@pytest.mark.parametrize("value", [0, 2, 4, True])
+def test_channels_must_be_one_or_three(value):
+    with pytest.raises(ConfigError, match=r"data\.channels must be one of 1, 3"):
+        Config.from_dict({"data": {"channels": value}})
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("train", "seed", 2**50),
+        ("train", "seed", -1),
+    ],
+)
+def test_seed_range_names_the_key(section, key, value):
+    with pytest.raises(ConfigError, match=r"train\.seed must be between 0 and 2147483647"):
+        Config.from_dict({section: {key: value}})
+
+
 @pytest.mark.parametrize(
     ("section", "key", "value"),
     [
@@ -196,8 +214,6 @@ def test_wrong_types_name_the_key_and_expected_type(section, key, value, expecte
         ("optim", "beta2", 1.0),
         ("train", "ema_beta", 1.0),
         ("data", "resolution", 2),
-        ("data", "channels", 0),
-        ("data", "channels", 4),
         ("model", "z_dim", 0),
     ],
 )

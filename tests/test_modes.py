@@ -90,20 +90,20 @@ def test_mixed_quality_share():
     assert r.modes_covered == 8 and r.reverse_kl == pytest.approx(0.0, abs=1e-12)
 
 
-def test_min_count_default_is_one_percent_of_uniform_share():
-    # 2500 samples over 8 modes: uniform gives 312.5 each; 1% -> 3 samples needed.
-    big = np.repeat(RING[:1], 2500 - 3 - 2, axis=0)
-    samples = np.concatenate([big, np.repeat(RING[1:2], 3, 0), np.repeat(RING[2:3], 2, 0)])
+def test_min_count_default_is_one_sample_as_in_veegan_and_pacgan():
+    big = np.repeat(RING[:1], 2500 - 3 - 1, axis=0)
+    samples = np.concatenate([big, np.repeat(RING[1:2], 3, 0), RING[2:3]])
     r = mode_report(samples, RING, STD)
     assert r.num_samples == 2500
-    assert r.modes_covered == 2  # mode 1 (3 samples) counts, mode 2 (2 samples) does not
-    assert mode_report(samples, RING, STD, min_count=1).modes_covered == 3
+    assert r.modes_covered == 3  # one high-quality sample covers a mode
+    assert mode_report(samples, RING, STD, min_count=2).modes_covered == 2
     assert mode_report(samples, RING, STD, min_count=4).modes_covered == 1
 
 
-def test_single_stray_sample_covers_a_mode_only_in_small_runs():
-    samples = np.concatenate([np.repeat(RING[:1], 99, 0), RING[1:2]])
-    assert mode_report(samples, RING, STD).modes_covered == 2  # min_count = max(1, 0)
+def test_exactly_three_std_is_not_high_quality():
+    # PacGAN's code counts a sample as high quality when strictly closer than 3 std.
+    r = mode_report((RING[0] + np.array([3 * STD, 0.0]))[None], RING, STD)
+    assert r.high_quality == 0.0
 
 
 def test_samples_are_assigned_to_the_nearest_mode():

@@ -162,17 +162,23 @@ def test_divergence_is_reported_not_silently_trained_through(tmp_path):
 
 
 def test_vanilla_gan_learns_ring8(tmp_path):
-    """A short seeded run must cover at least 6 of the 8 modes (VEEGAN/PacGAN criterion)."""
+    """A short seeded run must cover at least 6 of the 8 modes (VEEGAN/PacGAN criterion).
+
+    Measured with this recipe (1,000 steps, ~12 s): seeds 0-3 all cover 8/8 modes, with 8-64 %
+    high-quality samples; seed 0 gives 64 %.
+    """
     cfg = build_config(
         "gan",
         "ring8",
         overrides=[
             "model.width=128",
-            "model.depth=3",
+            "model.depth=4",
+            "model.z_dim=2",
             "train.batch_size=256",
             "optim.lr_g=1e-3",
             "optim.lr_d=1e-3",
-            "train.steps=1500",
+            "train.ema_beta=0.99",
+            "train.steps=1000",
             "train.progress=false",
             "train.sample_every=100000",
             "train.log_every=100",

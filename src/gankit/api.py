@@ -130,14 +130,17 @@ class Run:
             raise GankitError(f"--out must end in .png or .npz, or be a folder; got {out}")
         return out
 
-    def evaluate_modes(self, n: int = 2500, seed: int = 0) -> ModeReport:
+    def evaluate_modes(self, n: int = 2500, seed: int = 0, min_count: int = 1) -> ModeReport:
         """Mode coverage / high-quality share / reverse KL for runs on a toy mixture."""
         if "modes" not in self.data:
             raise GankitError(
                 f"mode metrics need a toy mixture (ring8, grid25); this run used {self.data['name']!r}"
             )
         return mode_report(
-            self.sample(n, seed).numpy(), np.array(self.data["modes"]), self.data["mode_std"]
+            self.sample(n, seed).numpy(),
+            np.array(self.data["modes"]),
+            self.data["mode_std"],
+            min_count,
         )
 
     def _real_points(self) -> np.ndarray | None:

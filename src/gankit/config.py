@@ -108,7 +108,7 @@ class Config:
 
 def merge(cfg: Config, updates: dict[str, Any] | None) -> Config:
     """Return ``cfg`` with nested ``updates`` applied, each value validated."""
-    if updates is None:
+    if updates is None or updates == {}:
         return cfg
     if not isinstance(updates, dict):
         raise ConfigError(f"config must be a mapping of sections, got {type(updates).__name__}")

@@ -111,6 +111,8 @@ def load_image_folder(root: Path, cfg: DataConfig) -> Dataset:
         raise GankitError(
             f"no images found in {root} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})"
         )
+    if cfg.channels not in (None, 1, 3):
+        raise GankitError(f"data.channels must be 1 or 3 for images, got {cfg.channels}")
     res = cfg.resolution or DEFAULT_FOLDER_RESOLUTION
     arrays: list[np.ndarray] = []
     channels = cfg.channels
