@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from gankit.losses import G_LOSSES, d_loss
-from gankit.models.base import MODELS, Batch, GANModel, Phase, StepContext
+from gankit.models.base import MODELS, Batch, GANModel, Phase, StepContext, adam, has_batchnorm
 from gankit.nets import MLPDiscriminator, MLPGenerator
 
 
@@ -25,6 +25,7 @@ class GAN(GANModel):
         super().__init__(cfg, data)
         self.g_loss_fn = G_LOSSES[cfg.model.g_loss]
         self._fake: tuple[torch.Tensor, int] | None = None
+        self._joint_d_pass = not has_batchnorm(self.nets["D"])
 
     def build_networks(self) -> dict[str, nn.Module]:
         m = self.cfg.model
@@ -37,8 +38,8 @@ class GAN(GANModel):
         o = self.cfg.optim
         betas = (o.beta1, o.beta2)
         return {
-            "D": torch.optim.Adam(self.nets["D"].parameters(), lr=o.lr_d, betas=betas),
-            "G": torch.optim.Adam(self.nets["G"].parameters(), lr=o.lr_g, betas=betas),
+            "D": adam(self.nets["D"].parameters(), o.lr_d, betas),
+            "G": adam(self.nets["G"].parameters(), o.lr_g, betas),
         }
 
     def phases(self) -> list[Phase]:
@@ -59,7 +60,10 @@ class GAN(GANModel):
         else:
             with torch.no_grad():
                 fake = G(z)
-        real_logits, fake_logits = D(batch.x), D(fake)
+        if self._joint_d_pass:  # no batch norm: one pass over both halves is the same math
+            real_logits, fake_logits = D(torch.cat([batch.x, fake])).split(len(batch.x))
+        else:  # batch norm must see real and fake batches separately
+            real_logits, fake_logits = D(batch.x), D(fake)
         loss = d_loss(real_logits, fake_logits)
         return loss, {
             "d_loss": loss.detach(),
