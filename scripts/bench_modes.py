@@ -126,12 +126,15 @@ def table(results: dict[str, list[dict[str, Any]]], steps: int) -> str:
         rows += [
             f"| {ds} | {s} | {mo} | {hq} | {kl} | – | {b} |" for s, mo, hq, kl, b in REFERENCES[ds]
         ]
+    o = dict(kv.split("=", 1) for kv in OVERRIDES)
     note = (
         "\nProtocols differ: PacGAN trains 400 epochs (400,000 iterations, G with batch norm, D "
         "3×200 maxout) and reports ± standard error over 10 trials; VEEGAN uses its own networks "
-        "and budget (5 runs). Ours: MLP 4×400 for G and D (LeakyReLU D, no batch norm/maxout), "
-        f"z 2-D, Adam 1e-4 β=(0.8, 0.999), batch 100, {steps} steps, {N_EVAL} samples scored, a "
-        f"mode covered by ≥ {MIN_COUNT} high-quality sample (within 3 std), ± sample sd over seeds."
+        f"and budget (5 runs). Ours: MLP {o['model.depth']}×{o['model.width']} for G and D "
+        f"(LeakyReLU D, no batch norm/maxout), z {o['model.z_dim']}-D, Adam {o['optim.lr_g']} "
+        f"β=({o['optim.beta1']}, {o['optim.beta2']}), batch {o['train.batch_size']}, {steps} "
+        f"steps, {N_EVAL} samples scored, a mode covered by ≥ {MIN_COUNT} high-quality sample "
+        "(closer than 3 std), ± sample sd over seeds."
     )
     return "\n".join(head + rows) + "\n" + note + "\n"
 

@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.path.insert(0, str(Path(__file__).parent))
         from doc_section import write_section
 
-        write_section(args.doc, "throughput", f"Command: `{meta['command']}`\n\n{table}")
+        write_section(args.doc, "throughput", table)
     if args.json:
         args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, ensure_ascii=False))
 

@@ -432,3 +432,23 @@ def test_sample_image_grid_and_npz_from_dcgan(capsys, digits_run, tmp_path):
     with np.load(tmp_path / "g.npz") as f:
         x = f["x"]
     assert x.shape == (6, 8, 8, 1) and x.dtype == np.uint8
+
+
+def test_resume_starts_from_the_runs_own_config(capsys, tmp_path):
+    """A run trained from a config file resumes with just --out: its config.yaml is the base."""
+    from gankit.api import load_run
+
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text("model:\n  width: 16\n  depth: 2\ntrain:\n  batch_size: 16\n")
+    run = tmp_path / "r"
+    common = ("--no-progress", "train.log_every=2", "train.sample_every=100")
+    code, _, err = run_cli(capsys, "train", "gan", "--data", "ring8", "--config", cfg,
+                           "--steps", 4, "--out", run, *common)  # fmt: skip
+    assert code == 0, err
+    code, out, err = run_cli(
+        capsys, "train", "gan", "--out", run, "--resume", "--steps", 8, *common
+    )
+    assert code == 0, err
+    resumed = load_run(run)
+    assert resumed.step == 8
+    assert resumed.config.model.width == 16 and resumed.config.train.batch_size == 16

@@ -18,7 +18,7 @@ from gankit.models import MODELS, DataInfo, GANModel
 from gankit.registry import GankitError
 from gankit.training import Trainer, build_model, resolve_device
 from gankit.training.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
-from gankit.training.rundir import CHECKPOINTS, default_run_dir
+from gankit.training.rundir import CHECKPOINTS, CONFIG_FILE, default_run_dir
 from gankit.training.trainer import _load_weights
 from gankit.viz import image_grid, scatter_plot, to_uint8
 
@@ -28,12 +28,14 @@ def build_config(
     data: str | None = None,
     config_file: str | Path | None = None,
     overrides: Sequence[str] | dict[str, dict[str, Any]] | None = None,
+    base: Config | None = None,
 ) -> Config:
-    """Layer the sources of a run's config, later winning: built-in defaults, the model's paper
-    defaults, ``config_file``, ``data``, then ``overrides`` (``["train.steps=100"]`` or nested)."""
+    """Layer the sources of a run's config, later winning: built-in defaults and the model's
+    paper defaults (or ``base``, e.g. a resumed run's own config), ``config_file``, ``data``, then
+    ``overrides`` (``["train.steps=100"]`` or nested)."""
     file_updates = load_yaml(config_file) if config_file else {}
     name = model or (file_updates.get("model") or {}).get("name") or "gan"
-    cfg = merge(Config(), MODELS.get(name).defaults)
+    cfg = base if base is not None else merge(Config(), MODELS.get(name).defaults)
     cfg = merge(cfg, file_updates)
     cfg = merge(cfg, {"model": {"name": name}})
     if data is not None:
@@ -62,12 +64,19 @@ def train(
     >>> run = gankit.train("gan", "ring8", "runs/ring", steps=2000)  # doctest: +SKIP
     >>> run.sample(512)  # doctest: +SKIP
     """
-    cfg = build_config(model, data, config_file, overrides)
+    base = saved_config(Path(out)) if resume and out is not None else None
+    cfg = build_config(model, data, config_file, overrides, base=base)
     if train_options:
         cfg = merge(cfg, {"train": train_options})
     run_dir = Path(out) if out is not None else default_run_dir(cfg.model.name, cfg.data.name)
     Trainer(cfg, run_dir, resume=resume, overwrite=overwrite).fit()
     return load_run(run_dir)
+
+
+def saved_config(run_dir: Path) -> Config | None:
+    """The config a run was trained with (its config.yaml), or None when there is none."""
+    path = run_dir / CONFIG_FILE
+    return Config.from_dict(load_yaml(path)) if path.is_file() else None
 
 
 @dataclass

@@ -86,7 +86,7 @@ def _main_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from gankit.api import build_config
+    from gankit.api import build_config, saved_config
     from gankit.config import merge, parse_overrides
     from gankit.training import Trainer
     from gankit.training.rundir import default_run_dir, newest_run
@@ -99,19 +99,19 @@ def cmd_train(a: argparse.Namespace) -> int:
         "checkpoint_every": a.checkpoint_every,
         "sample_every": a.sample_every,
     }
-    cfg = build_config(a.model, a.data, a.config)
+    out = a.out
+    if out is None and a.resume:
+        out = newest_run(a.model, a.data or "*")
+        if out is None:
+            raise GankitError(f"no run of {a.model} to resume under runs/; pass --out")
+    # A resumed run starts from its own config; flags and key=value change only what they name.
+    base = saved_config(out) if a.resume and out is not None else None
+    cfg = build_config(a.model, a.data, a.config, base=base)
     cfg = merge(cfg, {"train": {k: v for k, v in flags.items() if v is not None}})
     if a.no_progress:
         cfg = merge(cfg, {"train": {"progress": False}})
     if a.overrides:
         cfg = merge(cfg, parse_overrides(a.overrides))
-    out = a.out
-    if out is None and a.resume:
-        out = newest_run(cfg.model.name, cfg.data.name)
-        if out is None:
-            raise GankitError(
-                f"no run of {cfg.model.name} on {cfg.data.name} to resume; pass --out"
-            )
     out = out or default_run_dir(cfg.model.name, cfg.data.name)
     result = Trainer(cfg, out, resume=a.resume, overwrite=a.overwrite).fit()
     summary = ", ".join(

@@ -22,7 +22,7 @@ def default_run_dir(model: str, data: str, root: Path = Path("runs")) -> Path:
 
 def newest_run(model: str, data: str, root: Path = Path("runs")) -> Path | None:
     """The most recent run of ``model`` on ``data`` under ``root`` that has a checkpoint."""
-    tag = Path(data).name if ("/" in data or Path(data).suffix) else data
+    tag = Path(data).name if ("/" in data or Path(data).suffix) else data  # "*": any data
     runs = [p for p in root.glob(f"{model}-{tag}-*") if list_checkpoints(p / CHECKPOINTS)]
     return max(runs, key=lambda p: p.name) if runs else None
 
