@@ -184,26 +184,12 @@ def test_failed_write_leaves_previous_checkpoint_untouched(tmp_path, monkeypatch
     elif fail_at == "fsync":
         monkeypatch.setattr(ckpt.os, "fsync", boom)
     else:  # the write itself fails half way (e.g. disk full)
-        real_fdopen = os.fdopen
 
-        class HalfWriter:
-            def __init__(self, f):
-                self.f = f
+        def half_write(tensors, filename, metadata=None):
+            Path(filename).write_bytes(b"\0" * 100)
+            raise OSError(28, "No space left on device")
 
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                self.f.close()
-
-            def write(self, data):
-                self.f.write(data[: len(data) // 2])
-                raise OSError(28, "No space left on device")
-
-            def __getattr__(self, name):
-                return getattr(self.f, name)
-
-        monkeypatch.setattr(ckpt.os, "fdopen", lambda fd, mode: HalfWriter(real_fdopen(fd, mode)))
+        monkeypatch.setattr(ckpt, "st_save_file", half_write)
 
     with pytest.raises((Boom, OSError)):
         save_checkpoint(path, {"step": 20, "w": torch.zeros(1000)})

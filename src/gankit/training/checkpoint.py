@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
+from safetensors.torch import save_file as st_save_file
 
 from gankit.registry import GankitError
 
@@ -48,7 +48,7 @@ def flatten(tree: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
     """
     if isinstance(tree, torch.Tensor):
         key = f"{len(tensors)}:{prefix}"  # the counter keeps names unique whatever the dict keys
-        tensors[key] = tree.detach().to("cpu").contiguous().clone()
+        tensors[key] = tree.detach().to("cpu").contiguous()  # no copy for CPU tensors
         return {"__tensor__": key}
     if isinstance(tree, dict):
         return {"__dict__": [[k, flatten(v, f"{prefix}.{k}", tensors)] for k, v in tree.items()]}
@@ -72,13 +72,12 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     tensors: dict[str, torch.Tensor] = {}
     skeleton = flatten(state, "s", tensors)
     meta = {"format": FORMAT, "state": json.dumps(skeleton)}
-    blob = st_save(tensors, metadata=meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
+        os.close(fd)
+        st_save_file(tensors, tmp, metadata=meta)  # streams to disk: no in-memory copy
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
