@@ -44,19 +44,24 @@ from gankit.metrics.modes import mode_report
 STEPS = 3000
 N_EVAL = 2500
 MIN_COUNT = 1
-OVERRIDES = [
+# Shared by every model: network size, batch, data, latent size.
+SHARED = [
     "model.width=128",
     "model.depth=4",
     "model.z_dim=2",
-    "model.g_loss=nonsaturating",
     "train.batch_size=256",
+    "data.toy_size=100000",
+]
+# The vanilla GAN's optimiser (variants keep their papers' optimiser defaults).
+VANILLA = [
+    "model.g_loss=nonsaturating",
     "optim.lr_g=3e-4",
     "optim.lr_d=3e-4",
     "optim.beta1=0.5",
     "optim.beta2=0.999",
     "optim.d_steps=1",
-    "data.toy_size=100000",
 ]
+OVERRIDES = SHARED + VANILLA
 # Published "GAN" rows (../shared/REFERENCES.md): source, modes, HQ %, reverse KL, budget.
 PACGAN = "PacGAN Table 1 (10 trials, ± s.e.)"
 REFERENCES: dict[str, list[tuple[str, ...]]] = {
@@ -71,14 +76,22 @@ REFERENCES: dict[str, list[tuple[str, ...]]] = {
 }
 
 
-def run_one(dataset: str, seed: int, steps: int, out: Path) -> dict[str, Any]:
+def parse_recipe(spec: str) -> tuple[str, list[str]]:
+    """'gan' or 'gan:model.pack=2,train.ema_beta=0.999' → (model, overrides)."""
+    model, _, extra = spec.partition(":")
+    base = OVERRIDES if model == "gan" else SHARED
+    return model, [*base, *(kv for kv in extra.split(",") if kv)]
+
+
+def run_one(recipe: str, dataset: str, seed: int, steps: int, out: Path) -> dict[str, Any]:
     """Train one seed and score it; seconds cover training (with setup) and scoring."""
     t0 = time.perf_counter()
+    model, overrides = parse_recipe(recipe)
     run = gankit.train(
-        "gan",
+        model,
         dataset,
-        out / f"{dataset}-seed{seed}",
-        overrides=[*OVERRIDES, f"train.sample_every={steps}", f"train.checkpoint_every={steps}"],
+        out / f"{recipe.replace(':', '_').replace(',', '_')}-{dataset}-seed{seed}",
+        overrides=[*overrides, f"train.sample_every={steps}", f"train.checkpoint_every={steps}"],
         overwrite=True,
         steps=steps,
         seed=seed,
@@ -107,22 +120,25 @@ def mean_sd(values: list[float], scale: float = 1.0, digits: int = 2) -> str:
     return text + (f" (+{inf} ∞)" if inf else "")
 
 
-def table(results: dict[str, list[dict[str, Any]]], steps: int) -> str:
+def row(ds: str, recipe: str, runs: list[dict[str, Any]], steps: int) -> str:
+    m = runs[0]["num_modes"]
+    return (
+        f"| {ds} | gankit `{recipe}` ({len(runs)} seed{'s' * (len(runs) > 1)}, ± sd) "
+        f"| {mean_sd([r['modes'] for r in runs], digits=1)} /{m} "
+        f"| {mean_sd([r['high_quality'] for r in runs], 100, 1)} "
+        f"| {mean_sd([r['reverse_kl'] for r in runs])} "
+        f"| {mean_sd([r['seconds'] for r in runs], digits=0)} | {steps} steps |"
+    )
+
+
+def table(results: dict[tuple[str, str], list[dict[str, Any]]], steps: int) -> str:
     head = [
         "| dataset | source | modes | high quality % | reverse KL | s / run | budget |",
         "|---|---|---|---|---|---|---|",
     ]
     rows = []
-    for ds, runs in results.items():
-        m = runs[0]["num_modes"]
-        ours = (
-            f"| {ds} | gankit `gan` ({len(runs)} seed{'s' * (len(runs) > 1)}, ± sd) "
-            f"| {mean_sd([r['modes'] for r in runs], digits=1)} /{m} "
-            f"| {mean_sd([r['high_quality'] for r in runs], 100, 1)} "
-            f"| {mean_sd([r['reverse_kl'] for r in runs])} "
-            f"| {mean_sd([r['seconds'] for r in runs], digits=0)} | {steps} steps |"
-        )
-        rows.append(ours)
+    for ds in dict.fromkeys(d for d, _ in results):
+        rows += [row(ds, recipe, runs, steps) for (d, recipe), runs in results.items() if d == ds]
         rows += [
             f"| {ds} | {s} | {mo} | {hq} | {kl} | – | {b} |" for s, mo, hq, kl, b in REFERENCES[ds]
         ]
@@ -131,8 +147,9 @@ def table(results: dict[str, list[dict[str, Any]]], steps: int) -> str:
         "\nProtocols differ: PacGAN trains 400 epochs (400,000 iterations, G with batch norm, D "
         "3×200 maxout) and reports ± standard error over 10 trials; VEEGAN uses its own networks "
         f"and budget (5 runs). Ours: MLP {o['model.depth']}×{o['model.width']} for G and D "
-        f"(LeakyReLU D, no batch norm/maxout), z {o['model.z_dim']}-D, Adam {o['optim.lr_g']} "
-        f"β=({o['optim.beta1']}, {o['optim.beta2']}), batch {o['train.batch_size']}, {steps} "
+        f"(LeakyReLU D, no batch norm/maxout), z {o['model.z_dim']}-D, batch "
+        f"{o['train.batch_size']}; `gan` uses Adam {o['optim.lr_g']} "
+        f"β=({o['optim.beta1']}, {o['optim.beta2']}), other models their papers' optimisers; {steps} "
         f"steps, {N_EVAL} samples scored, a mode covered by ≥ {MIN_COUNT} high-quality sample "
         "(closer than 3 std), ± sample sd over seeds."
     )
@@ -146,6 +163,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--datasets", nargs="+", default=["ring8", "grid25"], choices=["ring8", "grid25"]
     )
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=["gan"],
+        help="models or recipes, e.g. wgan-gp or 'gan:model.pack=2,train.ema_beta=0.999'",
+    )
+    p.add_argument("--section", default="modes", help="section name for --doc")
     p.add_argument("--quick", action="store_true", help="2 seeds × 30 steps: checks the script")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: see docstring)")
     p.add_argument("--out", type=Path, default=Path("runs/bench-modes"), help="run folders")
@@ -158,19 +182,20 @@ def main(argv: list[str] | None = None) -> None:
     # Two threads on a 2-core machine shared with other jobs ran 10-20× slower than one.
     torch.set_num_threads(args.threads)
 
-    results: dict[str, list[dict[str, Any]]] = {}
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
     t0 = time.perf_counter()
     for ds in args.datasets:
-        results[ds] = []
-        for seed in seeds:
-            r = run_one(ds, seed, steps, args.out)
-            results[ds].append(r)
-            print(
-                f"{ds} seed {seed}: {r['modes']}/{r['num_modes']} modes, "
-                f"HQ {100 * r['high_quality']:.1f} %, rev-KL {r['reverse_kl']:.3f}, "
-                f"{r['seconds']:.0f} s",
-                flush=True,
-            )
+        for recipe in args.models:
+            results[ds, recipe] = []
+            for seed in seeds:
+                r = run_one(recipe, ds, seed, steps, args.out)
+                results[ds, recipe].append(r)
+                print(
+                    f"{recipe} {ds} seed {seed}: {r['modes']}/{r['num_modes']} modes, "
+                    f"HQ {100 * r['high_quality']:.1f} %, rev-KL {r['reverse_kl']:.3f}, "
+                    f"{r['seconds']:.0f} s",
+                    flush=True,
+                )
     total = time.perf_counter() - t0
     md = table(results, steps) + f"Total wall time: {total:.0f} s ({args.threads} torch thread).\n"
     print("\n" + md)
@@ -187,12 +212,13 @@ def main(argv: list[str] | None = None) -> None:
             f"torch {torch.__version__}, {args.threads} thread(s).\n"
             f"Command: `python scripts/{Path(__file__).name} {' '.join(argv or sys.argv[1:])}`\n\n"
         )
-        write_section(args.doc, "modes", head + md)
+        write_section(args.doc, args.section, head + md)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        protocol = {"model": "gan", "overrides": OVERRIDES, "steps": steps, "n_eval": N_EVAL}
+        protocol = {"shared": SHARED, "vanilla": VANILLA, "steps": steps, "n_eval": N_EVAL}
         protocol |= {"min_count": MIN_COUNT, "threads": args.threads, "torch": torch.__version__}
-        payload = {"protocol": protocol, "results": results, "total_seconds": total}
+        by_recipe = {f"{recipe} {ds}": runs for (ds, recipe), runs in results.items()}
+        payload = {"protocol": protocol, "results": by_recipe, "total_seconds": total}
         # A run with no high-quality sample has reverse KL = inf; strict JSON has no inf: null.
         text = json.dumps(payload, indent=2, default=str).replace("Infinity", "null")
         args.json.write_text(text)

@@ -165,12 +165,12 @@ def _model(name: str, kind: str, shape: tuple[int, ...], **model_cfg):
 
 
 def test_dcgan_model_rejects_vectors_and_non_square():
-    with pytest.raises(GankitError, match="dcgan needs image data; use model 'gan'"):
-        _model("dcgan", "vector", (2,), width=4)
+    with pytest.raises(GankitError, match="DCGAN networks need image data; set model.net=mlp"):
+        _model("dcgan", "vector", (2,), width=4, net="dcgan")
     with pytest.raises(GankitError, match="square images, got 8×16; set data.resolution"):
-        _model("dcgan", "image", (1, 8, 16), width=4)
+        _model("dcgan", "image", (1, 8, 16), width=4, net="dcgan")
     with pytest.raises(GankitError, match="data.resolution"):
-        _model("dcgan", "image", (1, 30, 30), width=4)
+        _model("dcgan", "image", (1, 30, 30), width=4, net="dcgan")
 
 
 @pytest.mark.parametrize(

@@ -42,10 +42,27 @@ def _weights(run_dir) -> dict[str, torch.Tensor]:
     return state
 
 
+EVERY_STABILISER = [
+    *TINY_DCGAN,
+    "model.net=dcgan",
+    "model.pack=2",
+    "model.mbstd=true",
+    "model.diffaugment=color,translation,cutout",
+    "model.r1_gamma=1.0",
+    "model.r1_every=2",
+    "model.spectral_norm=true",
+]
+
+
 @pytest.mark.parametrize(
     ("model", "data", "extra"),
-    [("gan", "ring8", TINY_GAN), ("dcgan", "digits", TINY_DCGAN)],
-    ids=["gan-ring8", "dcgan-digits-ema-k2"],
+    [
+        ("gan", "ring8", TINY_GAN),
+        ("dcgan", "digits", TINY_DCGAN),
+        ("wgan-gp", "digits", EVERY_STABILISER),
+        ("wgan", "ring8", [*TINY_GAN, "train.log_every=4"]),
+    ],
+    ids=["gan-ring8", "dcgan-digits-ema-k2", "wgangp-all-stabilisers", "wgan-rmsprop-clip"],
 )
 def test_resume_is_bit_identical(tmp_path, model, data, extra):
     n = 12

@@ -117,7 +117,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     summary = ", ".join(
         f"{k} {v:.3f}"
         for k, v in result.last.items()
-        if k in ("d_loss", "g_loss", "d_real", "d_fake")
+        if k in ("d_loss", "g_loss", "d_real", "d_fake", "wasserstein")
     )
     print(f"{'stopped' if result.interrupted else 'done'}: step {result.step}; {summary}")
     print(f"run folder:  {out}")

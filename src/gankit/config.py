@@ -37,9 +37,26 @@ class ModelConfig:
     z_dim: int = _f(64, "latent dimension", lo=1)
     width: int = _f(128, "MLP hidden units, or DCGAN base channels", lo=1)
     depth: int = _f(4, "MLP hidden layers (MLP networks only)", lo=1)
-    g_loss: Literal["nonsaturating", "saturating"] = _f(
-        "nonsaturating", "generator loss: -log D(G(z)) or the original minimax log(1 - D(G(z)))"
+    net: Literal["auto", "mlp", "dcgan"] = _f(
+        "auto", "networks: mlp, dcgan, or auto (dcgan for images, mlp for vectors)"
     )
+    loss: Literal["standard", "wasserstein", "hinge", "least-squares", "relativistic"] = _f(
+        "standard",
+        "objective: standard (Goodfellow), wasserstein, hinge, least-squares, relativistic",
+    )
+    g_loss: Literal["nonsaturating", "saturating"] = _f(
+        "nonsaturating", "standard loss only: -log D(G(z)) or the original minimax log(1 - D(G(z)))"
+    )
+    label_smoothing: float = _f(0.0, "standard loss: real label 1 - s (one-sided)", lo=0.0, hi=0.5)
+    gp_weight: float = _f(0.0, "WGAN-GP gradient penalty weight λ (0: off)", lo=0.0)
+    r1_gamma: float = _f(0.0, "R1 penalty weight γ on real data (0: off)", lo=0.0)
+    r1_every: int = _f(1, "apply R1 every N steps, scaled by N (lazy regularisation)", lo=1)
+    clip: float = _f(0.0, "clip discriminator weights to [-c, c] after each step (0: off)", lo=0.0)
+    spectral_norm: bool = _f(False, "spectral normalisation on every discriminator layer")
+    d_batchnorm: bool = _f(True, "batch norm in the DCGAN discriminator")
+    mbstd: bool = _f(False, "minibatch standard-deviation feature before D's output layer")
+    pack: int = _f(1, "PacGAN: the discriminator judges m samples at once", lo=1)
+    diffaugment: str = _f("", "DiffAugment policy for images, e.g. color,translation,cutout")
 
 
 @dataclass
@@ -54,6 +71,7 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
+    name: Literal["adam", "rmsprop"] = _f("adam", "optimiser for both networks")
     lr_g: float = _f(2e-4, "generator learning rate", lo=1e-12)
     lr_d: float = _f(2e-4, "discriminator learning rate", lo=1e-12)
     beta1: float = _f(0.5, "Adam beta1", lo=0.0, hi=0.999999)
@@ -74,6 +92,11 @@ class TrainConfig:
     num_samples: int = _f(64, "images in each sample grid (fixed noise)", lo=1)
     ema_beta: float = _f(0.0, "EMA decay for generator weights (0 disables)", lo=0.0, hi=0.999999)
     progress: bool = _f(True, "show a progress bar")
+    collapse_threshold: float = _f(
+        0.5,
+        "warn when modes covered (toy) or sample diversity (images) falls below this share",
+        lo=0.0,
+    )
 
 
 SECTIONS: dict[str, type] = {

@@ -7,6 +7,9 @@ With D(x) = σ(l), the log-probabilities are written with softplus, which never 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
@@ -29,4 +32,75 @@ def g_loss_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
     return -F.softplus(fake_logits).mean()
 
 
+# ---------------------------------------------------------------- the loss family
+# Each objective is a pair: d(real_logits, fake_logits) and g(fake_logits, real_logits).
+# ``real_logits`` in g is only used by the relativistic loss (it is None otherwise).
+
+
+def d_loss_smoothed(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, smooth: float
+) -> torch.Tensor:
+    """:func:`d_loss` with one-sided label smoothing: real targets 1 − ``smooth`` (Salimans et al. 2016)."""
+    real = (1.0 - smooth) * F.softplus(-real_logits) + smooth * F.softplus(real_logits)
+    return real.mean() + F.softplus(fake_logits).mean()
+
+
+def wasserstein_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Critic loss E[f(G(z))] − E[f(x)] (Arjovsky et al. 2017); −loss estimates W₁."""
+    return fake.mean() - real.mean()
+
+
+def wasserstein_g(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+    return -fake.mean()
+
+
+def hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))] (Lim & Ye 2017; Miyato et al. 2018)."""
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def least_squares_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """½E[(D(x) − 1)²] + ½E[D(G(z))²] (Mao et al. 2017, a=0, b=c=1)."""
+    return 0.5 * (real - 1.0).pow(2).mean() + 0.5 * fake.pow(2).mean()
+
+
+def least_squares_g(fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+    return 0.5 * (fake - 1.0).pow(2).mean()
+
+
+def relativistic_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """RaGAN (Jolicoeur-Martineau 2018): real should look more real than the average fake."""
+    return F.softplus(-(real - fake.mean())).mean() + F.softplus(fake - real.mean()).mean()
+
+
+def relativistic_g(fake: torch.Tensor, real: torch.Tensor | None) -> torch.Tensor:
+    assert real is not None, "the relativistic generator loss needs real logits"
+    return F.softplus(-(fake - real.mean())).mean() + F.softplus(real - fake.mean()).mean()
+
+
 G_LOSSES = {"nonsaturating": g_loss_nonsaturating, "saturating": g_loss_saturating}
+
+
+class Objective(NamedTuple):
+    d: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    g: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
+    needs_real_in_g: bool = False
+    probabilities: bool = True  # logits are log-odds: log mean σ(D) as D(x), D(G(z))
+
+
+def objective(name: str, g_form: str = "nonsaturating", label_smoothing: float = 0.0) -> Objective:
+    """The (D loss, G loss) pair called ``name`` in ``model.loss``."""
+    if name == "standard":
+        g = G_LOSSES[g_form]
+        if label_smoothing > 0:
+            return Objective(lambda r, f: d_loss_smoothed(r, f, label_smoothing), lambda f, r: g(f))
+        return Objective(d_loss, lambda f, r: g(f))
+    if name == "wasserstein":
+        return Objective(wasserstein_d, wasserstein_g, probabilities=False)
+    if name == "hinge":
+        return Objective(hinge_d, wasserstein_g, probabilities=False)
+    if name == "least-squares":
+        return Objective(least_squares_d, least_squares_g, probabilities=False)
+    if name == "relativistic":
+        return Objective(relativistic_d, relativistic_g, needs_real_in_g=True)
+    raise ValueError(f"unknown loss {name!r}")  # the config restricts names before this

@@ -60,7 +60,11 @@ def scatter_plot(fake: np.ndarray, real: np.ndarray | None, path: Path, title: s
 
 
 def curves_plot(records: Sequence[dict], path: Path) -> None:
-    """Losses (left) and mean discriminator outputs (right) against step."""
+    """Losses (left) and mean discriminator outputs (right) against step.
+
+    For probability losses the right panel shows mean D(x) and D(G(z)) in [0, 1]; for critics
+    (Wasserstein, hinge, least squares) it shows the mean raw outputs and their gap.
+    """
     plt = _pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100)
     steps = [r["step"] for r in records]
@@ -69,13 +73,20 @@ def curves_plot(records: Sequence[dict], path: Path) -> None:
     a.set_xlabel("step")
     a.set_title("losses")
     a.legend()
-    for key, label in (("d_real", "mean D(x)"), ("d_fake", "mean D(G(z))")):
+    probabilities = any("d_real" in r for r in records)
+    keys = (
+        (("d_real", "mean D(x)"), ("d_fake", "mean D(G(z))"))
+        if probabilities
+        else (("critic_real", "mean D(x)"), ("critic_fake", "mean D(G(z))"), ("wasserstein", "gap"))
+    )
+    for key, label in keys:
         if any(key in r for r in records):
             b.plot(steps, [r.get(key, np.nan) for r in records], label=label)
-    b.axhline(0.5, color="gray", lw=0.8, ls="--")
-    b.set_ylim(-0.02, 1.02)
+    if probabilities:
+        b.axhline(0.5, color="gray", lw=0.8, ls="--")
+        b.set_ylim(-0.02, 1.02)
     b.set_xlabel("step")
-    b.set_title("discriminator outputs")
+    b.set_title("discriminator outputs" if probabilities else "critic outputs")
     b.legend()
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")

@@ -47,7 +47,9 @@ class Phase:
     ``frozen``: networks whose weights get no gradient in this phase (e.g. D in the G step):
     the trainer turns their ``requires_grad`` off, which also skips their weight-gradient work.
     ``repeat``: updates per training step (k discriminator steps). ``needs_data``: whether the
-    phase consumes a real batch.
+    phase consumes a real batch. ``interval``: run only on steps divisible by it (lazy
+    regularisation). ``optimizer``: the optimiser to step (default: the phase's name).
+    ``after``: called after each optimiser step (e.g. weight clipping).
     """
 
     name: str
@@ -56,6 +58,9 @@ class Phase:
     frozen: tuple[str, ...] = ()
     repeat: int = 1
     needs_data: bool = True
+    interval: int = 1
+    optimizer: str | None = None
+    after: Callable[[], None] | None = None
 
 
 @dataclass
@@ -105,6 +110,15 @@ class GANModel(nn.Module):
     def generate(self, z: torch.Tensor, generator: nn.Module | None = None) -> torch.Tensor:
         """Samples for noise ``z`` (in data space: images in [-1, 1])."""
         return (generator or self.generator)(z)
+
+
+def make_optimizer(
+    params, name: str, lr: float, betas: tuple[float, float]
+) -> torch.optim.Optimizer:
+    """``optim.name``: Adam (fused where possible), or RMSprop as in WGAN (no momentum)."""
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)
+    return adam(params, lr, betas)
 
 
 def adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from gankit.nets.init import dcgan_init
+from gankit.nets.layers import MinibatchStd, with_spectral_norm
 from gankit.registry import GankitError
 
 
@@ -56,7 +57,18 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, channels: int, resolution: int, width: int = 64):
+    """``batchnorm=False`` for critics with per-sample penalties (WGAN-GP); ``mbstd`` adds a
+    minibatch-std feature map before the output layer; ``spectral_norm`` wraps every conv."""
+
+    def __init__(
+        self,
+        channels: int,
+        resolution: int,
+        width: int = 64,
+        batchnorm: bool = True,
+        mbstd: bool = False,
+        spectral_norm: bool = False,
+    ):
         super().__init__()
         s, n = base_side(resolution)
         layers: list[nn.Module] = [
@@ -66,14 +78,18 @@ class DCGANDiscriminator(nn.Module):
         c = width
         for _ in range(n - 1):
             layers += [
-                nn.Conv2d(c, c * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(c * 2),
+                nn.Conv2d(c, c * 2, 4, 2, 1, bias=not batchnorm),
+                nn.BatchNorm2d(c * 2) if batchnorm else nn.Identity(),
                 nn.LeakyReLU(0.2, True),
             ]
             c *= 2
-        layers.append(nn.Conv2d(c, 1, s, 1, 0, bias=False))
+        if mbstd:
+            layers.append(MinibatchStd())
+        layers.append(nn.Conv2d(c + int(mbstd), 1, s, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
+        if spectral_norm:
+            with_spectral_norm(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).flatten()

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from gankit.nets.layers import MinibatchStd, with_spectral_norm
+
 
 class MLPGenerator(nn.Module):
     """z → ``depth`` ReLU layers of ``width`` units → a sample of ``out_shape``.
@@ -34,15 +36,27 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """A sample of ``in_shape`` (flattened) → ``depth`` LeakyReLU(0.2) layers → one logit."""
 
-    def __init__(self, in_shape: tuple[int, ...], width: int = 128, depth: int = 4):
+    def __init__(
+        self,
+        in_shape: tuple[int, ...],
+        width: int = 128,
+        depth: int = 4,
+        mbstd: bool = False,
+        spectral_norm: bool = False,
+    ):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         d = math.prod(in_shape)
         for _ in range(depth):
             layers += [nn.Linear(d, width), nn.LeakyReLU(0.2)]
             d = width
+        if mbstd:
+            layers.append(MinibatchStd())
+            d += 1
         layers.append(nn.Linear(d, 1))
         self.net = nn.Sequential(*layers)
+        if spectral_norm:
+            with_spectral_norm(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)

@@ -23,6 +23,7 @@ from gankit.data import BatchSampler, Dataset, load_dataset
 from gankit.models import MODELS, Batch, DataInfo, GANModel, Phase, StepContext
 from gankit.registry import GankitError
 from gankit.training import checkpoint as ckpt
+from gankit.training.diagnostics import collapse_signals
 from gankit.training.ema import EMA
 from gankit.training.logger import MetricsLogger
 from gankit.training.rng import rng_state, seed_everything, set_rng_state
@@ -102,7 +103,7 @@ class Trainer:
         self.optimizers = self.model.optimizers()
         self.phases = self.model.phases()
         for p in self.phases:
-            if p.name not in self.optimizers:
+            if (p.optimizer or p.name) not in self.optimizers:
                 raise RuntimeError(f"{cfg.model.name}: phase {p.name!r} has no optimiser")
         self.ema = EMA(self.model.generator, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None
         self.sampler = BatchSampler(len(self.dataset), cfg.train.batch_size, cfg.train.seed)
@@ -195,7 +196,7 @@ class Trainer:
                     bar.set_postfix(
                         {
                             k: f"{last[k]:.3f}"
-                            for k in ("d_loss", "g_loss", "d_real", "d_fake")
+                            for k in ("d_loss", "g_loss", "d_real", "d_fake", "wasserstein")
                             if k in last
                         }
                     )
@@ -216,7 +217,9 @@ class Trainer:
     def _run_phase(
         self, phase: Phase, frozen: list[torch.nn.Parameter], sums: dict, log_now: bool
     ) -> None:
-        opt = self.optimizers[phase.name]
+        if self.step % phase.interval:
+            return
+        opt = self.optimizers[phase.optimizer or phase.name]
         for p in frozen:
             p.requires_grad_(False)
         try:
@@ -228,8 +231,10 @@ class Trainer:
                 if log_now and r == phase.repeat - 1:
                     self._grad_norms[f"{phase.name}_grad_norm"] = _grad_norm(opt)
                 opt.step()
+                if phase.after is not None:
+                    phase.after()
                 for k, v in stats.items():
-                    v = v.detach() / phase.repeat
+                    v = v.detach() * (phase.interval / phase.repeat)  # a per-step average
                     sums[k] = sums[k] + v if k in sums else v
         finally:
             for p in frozen:
@@ -268,7 +273,24 @@ class Trainer:
             real = self.dataset.x[:2000].cpu().numpy()
             scatter_plot(fake.numpy(), real, path, f"step {self.step}")
         (folder / "latest.png").write_bytes(path.read_bytes())
+        signals, warning = collapse_signals(
+            self.dataset, fake, self._sample_more, self.cfg.train.collapse_threshold
+        )
+        logger.log({"step": self.step, **signals})
+        if warning:
+            log.warning("step %d: %s", self.step, warning)
         logger.plot()
+
+    @torch.no_grad()
+    def _sample_more(self, n: int) -> torch.Tensor:
+        """``n`` samples from seeded noise that leaves the training RNG untouched."""
+        g = self.ema.shadow if self.ema is not None else self.model.generator
+        was_training = g.training
+        g.eval()
+        z = self.model.noise(n, self.device, torch.Generator().manual_seed(self.cfg.train.seed + 1))
+        out = self.model.generate(z, g)
+        g.train(was_training)
+        return out
 
 
 def _grad_norm(opt: torch.optim.Optimizer) -> torch.Tensor:

@@ -1,0 +1,141 @@
+"""Shared layers (gankit.nets.layers): minibatch standard deviation and spectral normalisation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+from gankit.nets import DCGANDiscriminator, MLPDiscriminator
+from gankit.nets.layers import MinibatchStd, with_spectral_norm
+
+# ----------------------------------------------------------------------------- MinibatchStd
+
+
+def test_minibatch_std_on_vectors_hand_computed():
+    # feature 0: 0, 3, 6 → population std √6; feature 1: 1, 1, 1 → 0.
+    x = torch.tensor([[0.0, 1.0], [3.0, 1.0], [6.0, 1.0]])
+    y = MinibatchStd()(x)
+    assert y.shape == (3, 3)
+    assert torch.equal(y[:, :2], x)
+    expected = (math.sqrt(6.0) + 0.0) / 2
+    assert y[:, 2].tolist() == pytest.approx([expected] * 3, rel=1e-6)
+
+
+def test_minibatch_std_on_images_hand_computed():
+    # 2 samples of 1×2×2: per-location values (1, 3), (2, 2), (0, 4), (5, 5):
+    # population stds 1, 0, 2, 0 → mean 0.75.
+    x = torch.tensor([[[[1.0, 2.0], [0.0, 5.0]]], [[[3.0, 2.0], [4.0, 5.0]]]])
+    y = MinibatchStd()(x)
+    assert y.shape == (2, 2, 2, 2)
+    assert torch.equal(y[:, :1], x)
+    assert y[:, 1].flatten().tolist() == pytest.approx([0.75] * 8, rel=1e-6)
+
+
+def test_minibatch_std_over_channels_and_positions():
+    torch.manual_seed(0)
+    x = torch.randn(5, 3, 4, 4, dtype=torch.float64)
+    y = MinibatchStd()(x)
+    assert y.shape == (5, 4, 4, 4) and y.dtype == torch.float64
+    vals = x.view(5, -1).T.tolist()  # one list of 5 samples per feature
+    stds = []
+    for v in vals:
+        m = sum(v) / len(v)
+        stds.append(math.sqrt(sum((a - m) ** 2 for a in v) / len(v)))
+    expected = sum(stds) / len(stds)
+    assert torch.allclose(y[:, 3], torch.full((5, 4, 4), expected, dtype=torch.float64), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (6, 2, 3, 3)], ids=["vector", "image"])
+def test_minibatch_std_of_identical_samples_is_about_zero(shape):
+    one = torch.randn(1, *shape[1:])
+    x = one.expand(*shape).clone().requires_grad_(True)
+    y = MinibatchStd()(x)
+    assert y[:, -1].abs().max().item() < 1e-6
+    y.sum().backward()
+    assert torch.isfinite(x.grad).all(), "a collapsed batch must not give NaN gradients"
+
+
+def test_minibatch_std_feature_reaches_discriminator_output_layer():
+    d = MLPDiscriminator((2,), width=4, depth=1, mbstd=True)
+    assert d.net[-1].in_features == 5
+    dc = DCGANDiscriminator(1, 8, width=4, mbstd=True)
+    assert dc.net[-1].in_channels == 5
+    assert d(torch.randn(3, 2)).shape == (3,) and dc(torch.randn(3, 1, 8, 8)).shape == (3,)
+
+
+# ----------------------------------------------------------------------------- spectral norm
+
+
+def _matrix(module: nn.Module) -> torch.Tensor:
+    """The weight as the out×rest matrix spectral norm normalises."""
+    w = module.weight  # the effective weight (after parametrization)
+    if isinstance(module, nn.ConvTranspose2d):
+        w = w.transpose(0, 1)
+    return w.flatten(1)
+
+
+def _layers(net: nn.Module) -> list[nn.Module]:
+    return [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+
+
+def test_spectral_norm_brings_largest_singular_value_to_one():
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(2, 6, 3, padding=1),
+        nn.LeakyReLU(0.2),
+        nn.Sequential(nn.ConvTranspose2d(6, 4, 3, padding=1), nn.ReLU()),  # nested
+        nn.Flatten(),
+        nn.Linear(4 * 5 * 5, 7),
+        nn.ReLU(),
+        nn.Linear(7, 1),
+    )
+    with torch.no_grad():
+        for m in _layers(net):
+            m.weight.mul_(5.0)  # start far from σ = 1
+    before = [torch.linalg.matrix_norm(_matrix(m), 2).item() for m in _layers(net)]
+    assert all(s > 1.5 for s in before)
+    out = with_spectral_norm(net)
+    assert out is net
+    layers = _layers(net)
+    assert len(layers) == 4
+    assert all(parametrize.is_parametrized(m, "weight") for m in layers)
+    net.train()
+    for _ in range(5):
+        net(torch.randn(3, 2, 5, 5))
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(_matrix(m), 2).item()
+        assert sigma == pytest.approx(1.0, abs=1e-3), m
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: MLPDiscriminator((2,), width=8, depth=2, mbstd=True, spectral_norm=True),
+        lambda: DCGANDiscriminator(1, 16, width=4, batchnorm=False, spectral_norm=True),
+    ],
+    ids=["mlp", "dcgan"],
+)
+def test_discriminators_with_spectral_norm(make):
+    torch.manual_seed(1)
+    d = make()
+    layers = _layers(d)
+    assert layers and all(parametrize.is_parametrized(m, "weight") for m in layers)
+    x = torch.randn(4, 2) if isinstance(d, MLPDiscriminator) else torch.randn(4, 1, 16, 16)
+    d.train()
+    for _ in range(10):  # one power iteration per training forward pass
+        d(x)
+    for m in layers:
+        W = _matrix(m)
+        assert torch.linalg.matrix_norm(W, 2).item() == pytest.approx(1.0, abs=2e-3)
+        orig = m.parametrizations.weight.original.flatten(1)
+        # The effective weight is the raw weight divided by its largest singular value.
+        assert torch.allclose(W, orig / torch.linalg.matrix_norm(orig, 2), rtol=2e-3, atol=1e-6)
+
+
+def test_discriminators_without_spectral_norm_are_plain():
+    d = MLPDiscriminator((2,), width=8, depth=2)
+    assert not any(parametrize.is_parametrized(m) for m in d.modules())
