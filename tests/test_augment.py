@@ -238,9 +238,7 @@ def test_generator_and_discriminator_steps_use_the_same_policy(monkeypatch):
     assert torch.isfinite(d_loss) and torch.isfinite(g_loss)
     # The G loss back-propagates through the augmentation into G.
     g_loss.backward()
-    assert any(
-        p.grad is not None and p.grad.abs().sum() > 0 for p in model.nets["G"].parameters()
-    )
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.nets["G"].parameters())
 
 
 def test_no_policy_means_no_augmentation(monkeypatch):

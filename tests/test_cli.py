@@ -119,7 +119,7 @@ def test_list_shows_models_and_datasets(capsys):
     models, datasets = lines.index("models:"), lines.index("datasets:")
     model_names = [l.split()[0] for l in lines[models + 1 : datasets]]
     data_names = [l.split()[0] for l in lines[datasets + 1 :] if not l.strip().startswith("(")]
-    assert model_names == ["dcgan", "gan"]
+    assert model_names == ["dcgan", "gan", "lsgan", "ragan", "sngan", "wgan", "wgan-gp"]
     assert data_names == ["digits", "grid25", "mnist", "ring8"]
     assert "DCGAN" in out and "8 Gaussians" in out
     assert ".npy/.npz" in out

@@ -50,6 +50,8 @@ class GAN(GANModel):
     def __init__(self, cfg, data) -> None:
         super().__init__(cfg, data)
         m = cfg.model
+        if m.label_smoothing > 0 and m.loss != "standard":
+            raise GankitError("model.label_smoothing applies to the standard loss only")
         self.objective = objective(m.loss, m.g_loss, m.label_smoothing)
         self.policy = parse_policy(m.diffaugment) if m.diffaugment else []
         if self.policy and data.kind != "image":
@@ -117,7 +119,14 @@ class GAN(GANModel):
         ]
         if m.r1_gamma > 0:
             phases.append(
-                Phase("R1", self.r1_step, trains=("D",), interval=m.r1_every, optimizer="D")
+                Phase(
+                    "R1",
+                    self.r1_step,
+                    trains=("D",),
+                    interval=m.r1_every,
+                    optimizer="D",
+                    after=self.clip_weights if m.clip > 0 else None,
+                )
             )
         return phases
 

@@ -186,13 +186,14 @@ class Trainer:
                 self.step += 1
                 n_acc += 1
                 bar.update(1)
+                record: dict[str, Any] = {}
                 if log_now:
                     dt = (time.perf_counter() - t_acc) / n_acc
-                    last = {"step": self.step, **{k: float(v) / n_acc for k, v in sums.items()}}
-                    last.update({k: float(v) for k, v in self._grad_norms.items()})
-                    last["step_time"] = dt
-                    _check_finite(last)
-                    logger.log(last)
+                    record = {"step": self.step, **{k: float(v) / n_acc for k, v in sums.items()}}
+                    record.update({k: float(v) for k, v in self._grad_norms.items()})
+                    record["step_time"] = dt
+                    _check_finite(record)
+                    last = record
                     bar.set_postfix(
                         {
                             k: f"{last[k]:.3f}"
@@ -200,15 +201,22 @@ class Trainer:
                             if k in last
                         }
                     )
-                    sums, n_acc, t_acc = {}, 0, time.perf_counter()
-                if self.step % t.sample_every == 0 or self.step == t.steps:
-                    self.write_samples(logger)
+                sample_now = self.step % t.sample_every == 0 or self.step == t.steps
+                if sample_now:  # collapse signals join the step's record: one record per step
+                    record = {"step": self.step, **record, **self.write_samples()}
+                if record:
+                    logger.log(record)
+                if sample_now:
+                    logger.plot()
                 if self.step % t.checkpoint_every == 0 or self.step == t.steps:
                     self.save_checkpoint()
+                if log_now:  # step_time excludes sampling and checkpoint writing
+                    sums, n_acc, t_acc = {}, 0, time.perf_counter()
         interrupted = self._stop is not None
         if interrupted:
             path = self.save_checkpoint()
-            self.write_samples(logger)
+            self.write_samples()
+            logger.plot()
             bar.write(f"{self._stop}: stopped at step {self.step}; checkpoint saved to {path}")
         bar.close()
         logger.close()
@@ -262,7 +270,8 @@ class Trainer:
         g.train(was_training)
         return out.cpu()
 
-    def write_samples(self, logger: MetricsLogger) -> None:
+    def write_samples(self) -> dict[str, Any]:
+        """Save the fixed-noise grid (or scatter); return the mode-collapse signals."""
         folder = self.run_dir / SAMPLES
         folder.mkdir(exist_ok=True)
         fake = self.generate_fixed()
@@ -276,10 +285,9 @@ class Trainer:
         signals, warning = collapse_signals(
             self.dataset, fake, self._sample_more, self.cfg.train.collapse_threshold
         )
-        logger.log({"step": self.step, **signals})
         if warning:
             log.warning("step %d: %s", self.step, warning)
-        logger.plot()
+        return signals
 
     @torch.no_grad()
     def _sample_more(self, n: int) -> torch.Tensor:
