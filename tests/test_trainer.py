@@ -206,3 +206,46 @@ def test_vanilla_gan_learns_ring8(tmp_path):
     report = load_run(tmp_path / "r").evaluate_modes(n=2500, seed=0)
     assert report.modes_covered >= 6, report
     assert report.high_quality > 0.1, report
+
+
+def test_linear_lr_decay_follows_the_schedule(tmp_path):
+    """Constant for the first half, then linear to 0: lr at step t = base·(1 − (t − 5)/5)."""
+    cfg = build_config(
+        "gan",
+        "ring8",
+        overrides=[*TINY_GAN, "train.steps=10", "optim.lr_decay=linear", "optim.lr_g=1e-3"],
+    )
+    trainer = Trainer(cfg, tmp_path / "r")
+    seen = []
+    run_phase = trainer._run_phase
+
+    def spy(phase, *args):
+        if phase.name == "G":
+            seen.append(trainer.optimizers["G"].param_groups[0]["lr"])
+        return run_phase(phase, *args)
+
+    trainer._run_phase = spy
+    trainer.fit()
+    expected = [1e-3] * 6 + [1e-3 * (1 - (t - 5) / 5) for t in range(6, 10)]
+    assert seen == pytest.approx(expected)
+
+
+def test_interrupted_run_with_lr_decay_resumes_bit_identically(tmp_path):
+    """The schedule depends on train.steps, so stop a 24-step run at 12 (as Ctrl-C would)."""
+    cfg = build_config(
+        "wgan", "ring8", overrides=[*TINY_GAN, "train.steps=24", "optim.lr_decay=linear"]
+    )
+    Trainer(cfg, tmp_path / "a").fit()
+    half = Trainer(cfg, tmp_path / "b")
+    set_lr = half._set_learning_rates
+
+    def stop_after_step_12():
+        if half.step == 11:
+            half._stop = "test stop"
+        set_lr()
+
+    half._set_learning_rates = stop_after_step_12
+    assert half.fit().step == 12
+    Trainer(cfg, tmp_path / "b", resume=True).fit()
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)

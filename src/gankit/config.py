@@ -77,6 +77,12 @@ class OptimConfig:
     beta1: float = _f(0.5, "Adam beta1", lo=0.0, hi=0.999999)
     beta2: float = _f(0.999, "Adam beta2", lo=0.0, hi=0.999999)
     d_steps: int = _f(1, "discriminator steps per generator step (k in Goodfellow et al.)", lo=1)
+    lr_decay: Literal["none", "linear"] = _f(
+        "none", "learning-rate schedule: constant, or linear decay to 0 after decay_start"
+    )
+    decay_start: float = _f(
+        0.5, "share of train.steps after which linear decay begins", lo=0.0, hi=1.0
+    )
 
 
 @dataclass

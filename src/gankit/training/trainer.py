@@ -179,6 +179,7 @@ class Trainer:
         with _stop_signals(self):
             while self.step < t.steps and self._stop is None:
                 log_now = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
+                self._set_learning_rates()
                 for phase in self.phases:
                     self._run_phase(phase, frozen[phase.name], sums, log_now)
                 if self.ema is not None:
@@ -221,6 +222,19 @@ class Trainer:
         bar.close()
         logger.close()
         return TrainResult(self.run_dir, self.step, interrupted, last)
+
+    def _set_learning_rates(self) -> None:
+        """Apply ``optim.lr_decay``: a pure function of the step, so resume needs no state."""
+        o = self.cfg.optim
+        if o.lr_decay == "none":
+            return
+        start = o.decay_start * self.cfg.train.steps
+        span = max(self.cfg.train.steps - start, 1.0)
+        factor = min(1.0, max(0.0, 1.0 - (self.step - start) / span))
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+                group["lr"] = group["initial_lr"] * factor
 
     def _run_phase(
         self, phase: Phase, frozen: list[torch.nn.Parameter], sums: dict, log_now: bool
