@@ -141,7 +141,9 @@ def test_unknown_key_without_close_match_has_no_suggestion():
     with pytest.raises(ConfigError) as e:
         Config.from_dict({"optim": {"zzzzzzzz": 1}})
     assert "did you mean" not in str(e.value)
-    assert "valid: beta1, beta2, d_steps, lr_d, lr_g" in str(e.value)
+    assert "valid: " + ", ".join(sorted(f.name for f in dataclasses.fields(OptimConfig))) in str(
+        e.value
+    )
 
 
 # ----------------------------------------------------------------------------- types
