@@ -115,6 +115,7 @@ class Trainer:
         (self.run_dir / CONFIG_FILE).write_text(cfg.to_yaml())
         self._stop: str | None = None
         self._grad_norms: dict[str, torch.Tensor] = {}
+        self._norms_step = -1  # step at which the EMA norms were last re-estimated
 
     # ---------------------------------------------------------------- state
 
@@ -146,9 +147,11 @@ class Trainer:
         self.step = int(state["step"])
 
     def _refresh_ema_norms(self) -> None:
-        if self.ema is not None:
+        """Re-estimate the EMA generator's batch-norm statistics, once per step at most."""
+        if self.ema is not None and self._norms_step != self.step:
             g = torch.Generator().manual_seed(self.cfg.train.seed + 104729)
             self.ema.recalibrate_norms(lambda n: self.model.noise(n, self.device, g))
+            self._norms_step = self.step
 
     def save_checkpoint(self) -> Path:
         self._refresh_ema_norms()
