@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load as st_load
 from safetensors.torch import save_file as st_save_file
 
 from gankit.registry import GankitError
@@ -105,13 +104,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="pt") as f:  # one read: metadata, then tensors
             meta = f.metadata() or {}
-        if meta.get("format") != FORMAT:
-            raise CheckpointError(
-                f"{path} is not a gankit checkpoint (format {meta.get('format')!r})"
-            )
-        tensors = st_load(path.read_bytes())
+            if meta.get("format") != FORMAT:
+                raise CheckpointError(
+                    f"{path} is not a gankit checkpoint (format {meta.get('format')!r})"
+                )
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
         return unflatten(json.loads(meta["state"]), tensors)
     except (SafetensorError, OSError, ValueError, KeyError) as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {e}") from None
