@@ -24,7 +24,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/gankit train dcgan --data mnist --config configs/mnist-demo.yaml --out runs/demo --overwrite
 	$(BIN)/gankit sample runs/demo -n 100 --out runs/demo/samples-final.png
-	@echo "demo done: look at runs/demo/samples-final.png, runs/demo/curves.png and runs/demo/metrics.jsonl"
+	$(BIN)/gankit evaluate runs/demo -n 5000
+	@echo "demo done: look at runs/demo/samples-final.png, runs/demo/curves.png, runs/demo/metrics.jsonl and runs/demo/eval/"
 
 ## The default test suite (a few minutes); long runs are marked `slow`.
 test: $(STAMP)

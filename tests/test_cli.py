@@ -120,7 +120,7 @@ def test_list_shows_models_and_datasets(capsys):
     model_names = [l.split()[0] for l in lines[models + 1 : datasets]]
     data_names = [l.split()[0] for l in lines[datasets + 1 :] if not l.strip().startswith("(")]
     assert model_names == ["dcgan", "gan", "lsgan", "ragan", "sngan", "wgan", "wgan-gp"]
-    assert data_names == ["digits", "grid25", "mnist", "ring8"]
+    assert data_names == ["digits", "grid25", "mnist", "ring8", "stacked-mnist"]
     assert "DCGAN" in out and "8 Gaussians" in out
     assert ".npy/.npz" in out
 
@@ -394,8 +394,8 @@ def test_evaluate_text(capsys, ring_run):
     assert "of 100 samples" in stdout and "reverse KL:" in stdout
 
 
-def test_evaluate_image_run_is_a_clear_error(capsys, digits_run):
-    code, _, err = run_cli(capsys, "evaluate", digits_run)
+def test_evaluate_modes_of_an_image_run_is_a_clear_error(capsys, digits_run):
+    code, _, err = run_cli(capsys, "evaluate", digits_run, "--metrics", "modes")
     assert code == 2 and "mode metrics need a toy mixture" in err and "'digits'" in err
 
 

@@ -21,7 +21,7 @@ from gankit.registry import GankitError
 
 
 def test_registry_holds_the_builtin_datasets():
-    assert DATASETS.names() == ["digits", "grid25", "mnist", "ring8"]
+    assert DATASETS.names() == ["digits", "grid25", "mnist", "ring8", "stacked-mnist"]
     for name in DATASETS:
         assert DATASETS.describe(name)
 

@@ -15,7 +15,7 @@ from gankit.registry import GankitError
 COMMANDS = {
     "train": "train a GAN into a run folder",
     "sample": "write samples from a trained run",
-    "evaluate": "score a run (toy data: modes covered, high-quality share, reverse KL)",
+    "evaluate": "score a run or two sample sets: FID, KID, IS, precision/recall, modes",
     "list": "list models, datasets and config keys",
 }
 
@@ -60,10 +60,30 @@ def _sample_parser() -> argparse.ArgumentParser:
 
 
 def _evaluate_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gankit evaluate", description="Score a trained run.")
-    p.add_argument("run", type=Path, help="run folder or checkpoint file")
-    p.add_argument("-n", type=int, default=2500, help="samples to score (default 2500, as PacGAN)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed")
+    p = argparse.ArgumentParser(
+        prog="gankit evaluate",
+        description="Score a trained run against its training data, or two sets of samples "
+        "(--real and --fake). Metrics: fid, kid, is, pr (precision/recall), dc "
+        "(density/coverage), modes (toy mixtures).",
+    )
+    p.add_argument("run", type=Path, nargs="?", help="run folder or checkpoint file")
+    p.add_argument("--real", type=Path, help="real samples: an image folder or .npy/.npz array")
+    p.add_argument("--fake", type=Path, help="generated samples: an image folder or .npy/.npz")
+    p.add_argument(
+        "--metrics",
+        help="comma-separated (default: modes for toy mixtures, else fid,kid,is,pr,dc)",
+    )
+    p.add_argument(
+        "-n",
+        type=int,
+        help="samples per set (default 10000; modes: 2500 on toy data, 26000 on stacked-mnist)",
+    )
+    p.add_argument(
+        "--features", help="feature extractor: digits, inception or raw (default: fits the data)"
+    )
+    p.add_argument("--inception-weights", type=Path, help="the FID Inception weights file")
+    p.add_argument("--seed", type=int, default=0, help="noise and subset seed")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
@@ -142,25 +162,108 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from gankit.api import load_run
-
-    if a.n < 1:
-        raise GankitError(f"-n must be at least 1, got {a.n}")
-    run = load_run(a.run)
-    report = run.evaluate_modes(a.n, a.seed)
-    result = {"run": str(run.path), "step": run.step, "data": run.data["name"], **report.as_dict()}
-    if a.json:  # strict JSON: an undefined KL (no sample near any mode) is null
+    if (a.run is None) == (a.real is None and a.fake is None):
+        raise GankitError("give a run folder, or --real and --fake (not both)")
+    if a.n is not None and a.n < 2:
+        raise GankitError(f"-n must be at least 2, got {a.n}")
+    result = _evaluate_run(a) if a.run is not None else _evaluate_files(a)
+    if a.json:  # strict JSON: an undefined value (e.g. KL with no sample near a mode) is null
         clean = {
             k: None if isinstance(v, float) and not math.isfinite(v) else v
             for k, v in result.items()
         }
         print(json.dumps(clean, allow_nan=False))
     else:
-        print(f"run:            {run.path} (step {run.step}, {run.data['name']})")
-        print(f"modes covered:  {report.modes_covered} / {report.num_modes}")
-        print(f"high quality:   {100 * report.high_quality:.1f} % of {report.num_samples} samples")
-        print(f"reverse KL:     {report.reverse_kl:.4f}")
+        print("\n".join(_evaluation_lines(result)))
     return 0
+
+
+def _evaluation_lines(r: dict) -> list[str]:
+    """A readable table: modes as 'covered / total', ± for metrics with a spread."""
+    lines = []
+    for k, v in r.items():
+        if k in ("num_modes", "num_samples", "kid_std", "is_std"):
+            continue
+        if k == "modes_covered":
+            lines.append(f"{'modes covered:':<16}{v} / {r['num_modes']}")
+        elif k == "high_quality":
+            lines.append(f"{'high quality:':<16}{100 * v:.1f} % of {r['num_samples']} samples")
+        elif k in ("reverse_kl", "kl"):
+            lines.append(f"{'reverse KL:' if k == 'reverse_kl' else 'KL to uniform:':<16}{v:.4f}")
+        elif f"{k}_std" in r:
+            lines.append(f"{k + ':':<16}{v:.6g} ± {r[f'{k}_std']:.2g}")
+        else:
+            lines.append(f"{k + ':':<16}{v:.6g}" if isinstance(v, float) else f"{k + ':':<16}{v}")
+    return lines
+
+
+def _evaluate_run(a: argparse.Namespace) -> dict:
+    from gankit.api import load_run
+    from gankit.metrics.evaluate import parse_metrics
+    from gankit.metrics.features import default_features
+
+    run = load_run(a.run, device=a.device)
+    names = parse_metrics(
+        a.metrics or ("modes" if run.has_modes else "fid,kid,is,pr,dc"), extra=("modes",)
+    )
+    result: dict = {"run": str(run.path), "step": run.step, "data": run.data["name"]}
+    if "modes" in names:
+        stacked = run.data["name"] == "stacked-mnist"
+        report = run.evaluate_modes(a.n or (26_000 if stacked else 2500), a.seed)
+        result.update(report.as_dict())
+    others = [m for m in names if m != "modes"]
+    features = a.features or default_features(run.data["name"], run.data["kind"])
+    if a.metrics is None and features == "raw":
+        others = [m for m in others if m != "is"]  # no classifier, no Inception Score
+    if others:
+        scores = run.evaluate(
+            others,
+            a.n or 10_000,
+            features,
+            a.seed,
+            inception_weights=a.inception_weights,
+            progress=not a.json,
+        )
+        result.update(scores)
+    return result
+
+
+def _evaluate_files(a: argparse.Namespace) -> dict:
+    import torch
+
+    from gankit.config import DataConfig
+    from gankit.data import load_dataset
+    from gankit.metrics.evaluate import evaluate_samples, parse_metrics
+
+    if a.real is None or a.fake is None:
+        raise GankitError("--real and --fake go together")
+    real = load_dataset(DataConfig(name=str(a.real)))
+    fake = load_dataset(DataConfig(name=str(a.fake)))
+    features = a.features or ("raw" if real.kind == "vector" else "inception")
+    default = "fid,kid,pr,dc" if features == "raw" else "fid,kid,is,pr,dc"
+    names = parse_metrics(a.metrics or default)
+    n = a.n or 10_000
+    gen = torch.Generator().manual_seed(a.seed)
+    real_x, fake_x = (
+        x[torch.randperm(len(x), generator=gen)[:n]] if len(x) > n else x for x in (real.x, fake.x)
+    )
+    scores = evaluate_samples(
+        real_x,
+        fake_x,
+        names,
+        features,
+        progress=not a.json,
+        device=a.device,
+        inception_weights=a.inception_weights,
+    )
+    return {
+        "real": str(a.real),
+        "fake": str(a.fake),
+        "features": features,
+        "n_real": len(real_x),
+        "n_fake": len(fake_x),
+        **scores,
+    }
 
 
 def cmd_list(a: argparse.Namespace) -> int:

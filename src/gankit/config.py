@@ -66,7 +66,9 @@ class DataConfig:
         None, "image side after resize + centre crop (default: native)", lo=4
     )
     channels: Literal[1, 3] | None = _f(None, "1 (gray) or 3 (RGB) (default: native)")
-    toy_size: int = _f(100_000, "points drawn for toy datasets", lo=1)
+    toy_size: int = _f(
+        100_000, "samples drawn for synthetic data (toy mixtures, stacked-mnist)", lo=1
+    )
 
 
 @dataclass
@@ -102,6 +104,17 @@ class TrainConfig:
         0.5,
         "warn when modes covered (toy) or sample diversity (images) falls below this share",
         lo=0.0,
+    )
+    eval_every: int = _f(0, "steps between metric evaluations during training (0: off)", lo=0)
+    eval_metrics: str = _f("fid", "metrics evaluated during training, comma-separated")
+    eval_samples: int = _f(
+        2000, "generated (and at most as many real) samples per evaluation", lo=10
+    )
+    eval_features: str = _f(
+        "auto", "feature extractor: auto (fits the data), digits, inception, raw"
+    )
+    best_metric: str = _f(
+        "", "keep checkpoints/best.safetensors by this evaluated metric, e.g. fid ('': off)"
     )
 
 

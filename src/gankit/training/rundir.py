@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from gankit.registry import GankitError
 from gankit.training.checkpoint import list_checkpoints
@@ -12,7 +16,27 @@ from gankit.training.checkpoint import list_checkpoints
 CONFIG_FILE = "config.yaml"
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
-RUN_FILES = (CONFIG_FILE, "metrics.jsonl", "curves.png", CHECKPOINTS, SAMPLES, "tensorboard")
+EVAL_DIR = "eval"
+RUN_FILES = (
+    CONFIG_FILE,
+    "metrics.jsonl",
+    "curves.png",
+    CHECKPOINTS,
+    SAMPLES,
+    EVAL_DIR,
+    "tensorboard",
+)
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON via a temporary file and a rename; non-finite floats become null."""
+    clean = {
+        k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in data.items()
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(clean, indent=2, allow_nan=False) + "\n")
+    os.replace(tmp, path)
 
 
 def default_run_dir(model: str, data: str, root: Path = Path("runs")) -> Path:

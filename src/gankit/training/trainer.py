@@ -25,6 +25,7 @@ from gankit.registry import GankitError
 from gankit.training import checkpoint as ckpt
 from gankit.training.diagnostics import collapse_signals
 from gankit.training.ema import EMA
+from gankit.training.evaluator import BEST_CHECKPOINT, TrainingEvaluator
 from gankit.training.logger import MetricsLogger
 from gankit.training.rng import rng_state, seed_everything, set_rng_state
 from gankit.training.rundir import (
@@ -108,6 +109,11 @@ class Trainer:
         self.ema = EMA(self.model.generator, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None
         self.sampler = BatchSampler(len(self.dataset), cfg.train.batch_size, cfg.train.seed)
         self.fixed_noise = fixed_noise(self.model, cfg.train.num_samples, cfg.train.seed)
+        self.evaluator = None
+        if cfg.train.eval_every:
+            self.evaluator = TrainingEvaluator(cfg.train, self.dataset, self.device)
+        elif cfg.train.best_metric:
+            raise GankitError("train.best_metric needs train.eval_every > 0")
         self.step = 0
         if state is not None:
             self._restore(state)
@@ -129,6 +135,7 @@ class Trainer:
             "optim": {k: o.state_dict() for k, o in self.optimizers.items()},
             "sampler": self.sampler.state_dict(),
             "rng": rng_state(),
+            "best": self.evaluator.best if self.evaluator else None,
             "versions": {"torch": torch.__version__},
         }
 
@@ -145,6 +152,9 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         set_rng_state(state["rng"])
         self.step = int(state["step"])
+        best = state.get("best") or {}
+        if self.evaluator is not None and best.get("metric") == self.evaluator.best_metric:
+            self.evaluator.best = best
 
     def _refresh_ema_norms(self) -> None:
         """Re-estimate the EMA generator's batch-norm statistics, once per step at most."""
@@ -208,6 +218,8 @@ class Trainer:
                 sample_now = self.step % t.sample_every == 0 or self.step == t.steps
                 if sample_now:  # collapse signals join the step's record: one record per step
                     record = {"step": self.step, **record, **self.write_samples()}
+                if t.eval_every and (self.step % t.eval_every == 0 or self.step == t.steps):
+                    record = {"step": self.step, **record, **self.evaluate()}
                 if record:
                     logger.log(record)
                 if sample_now:
@@ -225,6 +237,20 @@ class Trainer:
         bar.close()
         logger.close()
         return TrainResult(self.run_dir, self.step, interrupted, last)
+
+    def evaluate(self) -> dict[str, float]:
+        """Score samples of the (EMA) generator; save the best checkpoint when it improved."""
+        assert self.evaluator is not None
+        self._refresh_ema_norms()
+        scores = self.evaluator.evaluate(self._sample_more)
+        log.info(
+            "step %d: %s",
+            self.step,
+            ", ".join(f"{k.removeprefix('eval/')} {v:.4g}" for k, v in scores.items()),
+        )
+        if self.evaluator.improved(scores, self.step):
+            ckpt.save_checkpoint(self.run_dir / CHECKPOINTS / BEST_CHECKPOINT, self.state_dict())
+        return scores
 
     def _set_learning_rates(self) -> None:
         """Apply ``optim.lr_decay``: a pure function of the step, so resume needs no state."""

