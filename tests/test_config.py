@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -521,3 +522,14 @@ def test_dataclass_sections_match_section_table():
         "optim": OptimConfig,
         "train": TrainConfig,
     } == SECTIONS
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parent.parent.glob("configs/*.yaml")))
+def test_shipped_config_files_build(path):
+    from gankit.api import build_config
+
+    cfg = build_config(None, None, path)
+    assert cfg.model.name in ("gan", "dcgan")
+    if path.name == "mode-coverage.yaml":  # the benchmarked recipe, key for key
+        assert (cfg.model.mbstd, cfg.optim.lr_decay, cfg.train.batch_size) == (True, "linear", 512)
+        assert (cfg.optim.lr_g, cfg.train.steps, cfg.train.ema_beta) == (1e-3, 12000, 0.999)
