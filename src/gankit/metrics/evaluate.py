@@ -12,7 +12,6 @@ from pathlib import Path
 
 import torch
 
-from gankit.metrics.density_coverage import density_coverage
 from gankit.metrics.features import (
     Extractor,
     Features,
@@ -23,7 +22,7 @@ from gankit.metrics.features import (
 from gankit.metrics.fid import fid
 from gankit.metrics.inception_score import inception_score
 from gankit.metrics.kid import kid
-from gankit.metrics.precision_recall import precision_recall
+from gankit.metrics.knn import manifold_metrics
 from gankit.registry import GankitError, Registry, unknown_name_message
 
 
@@ -83,14 +82,12 @@ def _is(real: Features, fake: Features, o: MetricOptions) -> dict[str, float]:
 
 @METRICS.register("pr", "improved precision and recall, k=3 (Kynkäänniemi et al. 2019)")
 def _pr(real: Features, fake: Features, o: MetricOptions) -> dict[str, float]:
-    precision, recall = precision_recall(real.features, fake.features)
-    return {"precision": precision, "recall": recall}
+    return manifold_metrics(real.features, fake.features, pr_k=3, dc_k=None)
 
 
 @METRICS.register("dc", "density and coverage, k=5 (Naeem et al. 2020)")
 def _dc(real: Features, fake: Features, o: MetricOptions) -> dict[str, float]:
-    density, coverage = density_coverage(real.features, fake.features)
-    return {"density": density, "coverage": coverage}
+    return manifold_metrics(real.features, fake.features, pr_k=None, dc_k=5)
 
 
 def parse_metrics(spec: str | Sequence[str], extra: Sequence[str] = ()) -> list[str]:
@@ -114,9 +111,14 @@ def compute_metrics(
 ) -> dict[str, float]:
     """Every metric in ``names`` on the given features, as one flat name → value dict."""
     o = options or MetricOptions()
+    names = parse_metrics(names)
     out: dict[str, float] = {}
-    for name in parse_metrics(names):
-        out.update(METRICS.get(name)(real, fake, o))
+    shared = "pr" in names and "dc" in names
+    if shared:  # one set of distance passes serves both
+        out.update(manifold_metrics(real.features, fake.features, pr_k=3, dc_k=5))
+    for name in names:
+        if not (shared and name in ("pr", "dc")):
+            out.update(METRICS.get(name)(real, fake, o))
     return out
 
 

@@ -10,15 +10,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gankit.metrics.knn import inside_counts, knn_radii
+from gankit.metrics.knn import manifold_metrics
 
 
 def precision_recall(
     real: torch.Tensor | np.ndarray, fake: torch.Tensor | np.ndarray, k: int = 3
 ) -> tuple[float, float]:
     """(precision, recall) of ``fake`` against ``real`` features (N×D each)."""
-    x = torch.as_tensor(real, dtype=torch.float32)
-    y = torch.as_tensor(fake, dtype=torch.float32)
-    precision = (inside_counts(y, x, knn_radii(x, k)) > 0).float().mean()
-    recall = (inside_counts(x, y, knn_radii(y, k)) > 0).float().mean()
-    return float(precision), float(recall)
+    r = manifold_metrics(torch.as_tensor(real), torch.as_tensor(fake), pr_k=k, dc_k=None)
+    return r["precision"], r["recall"]
