@@ -82,3 +82,15 @@ def test_best_metric_needs_evaluation(tmp_path):
     cfg = build_config("gan", "ring8", overrides=["train.steps=5", "train.best_metric=fid"])
     with pytest.raises(GankitError, match="train.best_metric needs train.eval_every > 0"):
         Trainer(cfg, tmp_path / "r")
+
+
+def test_a_feature_network_does_not_change_the_training_run(tmp_path):
+    """Loading the digit classifier must not consume the training RNG (init draws)."""
+    tiny = ["model.width=8", "model.z_dim=8", "train.batch_size=16", "train.progress=false"]
+    tiny += ["train.sample_every=1000", "train.steps=6"]
+    Trainer(build_config("dcgan", "digits", overrides=tiny), tmp_path / "plain").fit()
+    with_eval = [*tiny, "train.eval_every=3", "train.eval_samples=50", "train.eval_features=digits"]
+    Trainer(build_config("dcgan", "digits", overrides=with_eval), tmp_path / "eval").fit()
+    a, b = (load_run(tmp_path / n).model.state_dict() for n in ("plain", "eval"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any("eval/fid" in r for r in _records(tmp_path / "eval"))

@@ -119,7 +119,7 @@ def compute_metrics(
     for name in names:
         if not (shared and name in ("pr", "dc")):
             out.update(METRICS.get(name)(real, fake, o))
-    return out
+    return {k: out[k] for n in names for k in METRIC_OUTPUTS[n]}  # in the order asked
 
 
 def extract_pair(

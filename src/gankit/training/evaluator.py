@@ -44,8 +44,9 @@ class TrainingEvaluator:
         name = cfg.eval_features
         if name == "auto":
             name = default_features(dataset.name, dataset.kind)
-        try:
-            self.extractor = make_extractor(name, device)
+        try:  # building a network draws random init weights: keep the training RNG untouched
+            with torch.random.fork_rng(devices=[]):
+                self.extractor = make_extractor(name, device)
         except GankitError as e:
             raise GankitError(f"train.eval_features: {e}") from None
         self.cfg = cfg
