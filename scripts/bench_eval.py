@@ -15,8 +15,6 @@ Reproduce:  python scripts/bench_eval.py --doc docs/benchmarks.md
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 import warnings
@@ -136,10 +134,11 @@ def main(argv: list[str] | None = None) -> None:
     _, t_both = timed(manifold_metrics, real, fake, 3, 5)
     row("precision/recall and density/coverage together (shared distance passes)", t_both, None)
 
+    sys.path.insert(0, str(Path(__file__).parent))
+    from doc_section import measured_header, write_section
+
     header = [
-        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores ({platform.machine()}), "
-        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s).",
-        f"Command: `python {' '.join(sys.argv)}`",
+        measured_header(__file__, argv).rstrip("\n"),
         "",
         f"{n:,} vs {n:,} synthetic features of {d:,} dims.",
         "",
@@ -155,9 +154,6 @@ def main(argv: list[str] | None = None) -> None:
     text = "\n".join(lines)
     print(text)
     if args.doc:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from doc_section import write_section
-
         write_section(args.doc, "eval-speed", text)
 
 

@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -204,15 +202,9 @@ def main(argv: list[str] | None = None) -> None:
         args.md.write_text(md)
     if args.doc:
         sys.path.insert(0, str(Path(__file__).parent))
-        from doc_section import write_section
+        from doc_section import measured_header, write_section
 
-        cpu = platform.processor() or platform.machine()
-        head = (
-            f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores ({cpu}), "
-            f"torch {torch.__version__}, {args.threads} thread(s).\n"
-            f"Command: `python scripts/{Path(__file__).name} {' '.join(argv or sys.argv[1:])}`\n\n"
-        )
-        write_section(args.doc, args.section, head + md)
+        write_section(args.doc, args.section, measured_header(__file__, argv) + md)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         protocol = {"shared": SHARED, "vanilla": VANILLA, "steps": steps, "n_eval": N_EVAL}

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -116,15 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(md)
     if args.doc:
-        from doc_section import write_section
+        from doc_section import measured_header, write_section
 
-        head = (
-            f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores "
-            f"({platform.machine()}), torch {torch.__version__}, {torch.get_num_threads()} "
-            f"thread(s).\nCommand: `python scripts/{Path(__file__).name} "
-            f"{' '.join(argv or sys.argv[1:])}`\n\n"
-        )
-        write_section(args.doc, args.section, head + md)
+        write_section(args.doc, args.section, measured_header(__file__, argv) + md)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -6,7 +6,23 @@ call :func:`write_section` so docs/benchmarks.md always shows their latest outpu
 
 from __future__ import annotations
 
+import os
+import platform
+import sys
+import time
 from pathlib import Path
+
+import torch
+
+
+def measured_header(script: str, argv: list[str] | None = None) -> str:
+    """'Measured DATE on N CPU cores (arch), torch X, T thread(s).' plus the command that reran it."""
+    args = " ".join(sys.argv[1:] if argv is None else argv)
+    return (
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores "
+        f"({platform.machine()}), torch {torch.__version__}, {torch.get_num_threads()} "
+        f"thread(s).\nCommand: `python scripts/{Path(script).name} {args}`\n\n"
+    )
 
 
 def write_section(path: str | Path, name: str, text: str) -> None:

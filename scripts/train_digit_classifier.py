@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -100,15 +97,9 @@ def main(argv: list[str] | None = None) -> None:
     print("\n" + md)
     if args.doc:
         sys.path.insert(0, str(Path(__file__).parent))
-        from doc_section import write_section
+        from doc_section import measured_header, write_section
 
-        cpu = platform.processor() or platform.machine()
-        head = (
-            f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores ({cpu}, "
-            f"{platform.system()}), torch {torch.__version__}, {args.threads} thread(s).\n"
-            f"Command: `python scripts/{Path(__file__).name} {' '.join(argv or sys.argv[1:])}`\n\n"
-        )
-        write_section(args.doc, "digit-classifier", head + md)
+        write_section(args.doc, "digit-classifier", measured_header(__file__, argv) + md)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_cli
 from PIL import Image
 
 from gankit.cli import main
@@ -20,16 +21,6 @@ from gankit.training.checkpoint import list_checkpoints, load_checkpoint
 
 VENV_BIN = Path(sys.executable).parent
 METRIC_KEYS = {"step", "d_loss", "g_loss", "d_real", "d_fake", "step_time"}
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    """``main(argv)``; argparse exits are turned into their exit status."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _env() -> dict[str, str]:

@@ -8,20 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import run_cli
 
 from gankit.cli import main
 from gankit.metrics.evaluate import compute_metrics, evaluate_samples, parse_metrics
 from gankit.metrics.features import Features, default_features, make_extractor, quantize
 from gankit.registry import GankitError
-
-
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

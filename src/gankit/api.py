@@ -20,7 +20,12 @@ from gankit.metrics.stacked_mnist import StackedReport, stacked_mnist_report
 from gankit.models import MODELS, DataInfo, GANModel
 from gankit.registry import GankitError
 from gankit.training import Trainer, build_model, resolve_device
-from gankit.training.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
+from gankit.training.checkpoint import (
+    CheckpointError,
+    list_checkpoints,
+    load_checkpoint,
+    load_weights,
+)
 from gankit.training.rundir import (
     CHECKPOINTS,
     CONFIG_FILE,
@@ -28,7 +33,6 @@ from gankit.training.rundir import (
     default_run_dir,
     write_json_atomic,
 )
-from gankit.training.trainer import _load_weights
 from gankit.viz import image_grid, scatter_plot, to_uint8
 
 
@@ -244,11 +248,11 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     cfg = Config.from_dict(state["config"])
     data = state["data"]
     model = build_model(cfg, DataInfo(data["kind"], tuple(data["shape"])))
-    _load_weights(model, state["model"], "model")
+    load_weights(model, state["model"], "model")
     generator = model.generator
     if state.get("ema") is not None:
         generator = build_model(cfg, DataInfo(data["kind"], tuple(data["shape"]))).generator
-        _load_weights(generator, state["ema"], "EMA generator")
+        load_weights(generator, state["ema"], "EMA generator")
     dev = resolve_device(device)
     model.to(dev).eval()
     generator.to(dev).eval()

@@ -15,7 +15,6 @@ import torch
 from gankit.metrics.features import (
     Extractor,
     Features,
-    check_image_channels,
     make_extractor,
     quantize,
 )
@@ -123,31 +122,30 @@ def compute_metrics(
 
 
 def extract_pair(
-    real: torch.Tensor,
+    real: torch.Tensor | Features,
     fake: torch.Tensor,
     extractor: Extractor,
     progress: bool = False,
-    real_features: Features | None = None,
 ) -> tuple[Features, Features]:
     """Features of real and generated samples; float fake images are quantised to uint8 first.
 
-    Pass ``real_features`` to reuse the real set's features (evaluation during training).
+    ``real`` may already be features (evaluation during training reuses the real set's).
     """
-    for x in (real, fake):
-        if x.ndim == 4:
-            check_image_channels(extractor, x)
     if fake.ndim == 4 and fake.dtype != torch.uint8:
         fake = quantize(fake)
-    if real_features is None:
-        real_features = extractor(real, "real features" if progress else None)
-    fake_features = extractor(fake, "generated features" if progress else None)
-    if real_features.features.shape[1:] != fake_features.features.shape[1:]:
+    real_f = (
+        real
+        if isinstance(real, Features)
+        else extractor(real, "real features" if progress else None)
+    )
+    fake_f = extractor(fake, "generated features" if progress else None)
+    if real_f.features.shape[1:] != fake_f.features.shape[1:]:
+        real_shape = "" if isinstance(real, Features) else f" {tuple(real.shape[1:])} and"
         raise GankitError(
-            f"real and generated samples do not match: shapes {tuple(real.shape[1:])} and "
-            f"{tuple(fake.shape[1:])} give {real_features.features.shape[1]} and "
-            f"{fake_features.features.shape[1]} features"
+            f"real and generated samples do not match: shapes{real_shape} {tuple(fake.shape[1:])} "
+            f"give {real_f.features.shape[1]} and {fake_f.features.shape[1]} features"
         )
-    return real_features, fake_features
+    return real_f, fake_f
 
 
 def evaluate_samples(

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from gankit.registry import GankitError, Registry
+from gankit.registry import Registry
 
 
 @dataclass
@@ -116,12 +116,3 @@ def make_extractor(
 ) -> Extractor:
     """The extractor registered as ``name`` (unknown names list the valid ones)."""
     return FEATURES.get(name)(device=device, inception_weights=inception_weights)
-
-
-def check_image_channels(extractor: Extractor, x: torch.Tensor) -> None:
-    """The digit classifier reads one gray channel; say so before a deep error does."""
-    if extractor.name == "digits" and (x.ndim != 4 or x.shape[1] != 1):
-        raise GankitError(
-            f"the 'digits' features need 1-channel images, got shape {tuple(x.shape)}; "
-            "use --features inception (or raw)"
-        )

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.registry import GankitError
+from gankit.training.checkpoint import state_dict_mismatch
 
 logger = logging.getLogger("gankit")
 
@@ -439,26 +440,8 @@ def _check_state_dict(model: nn.Module, state: Mapping[str, Tensor], path: Path)
     for k in own:
         if k not in state and k.endswith("num_batches_tracked"):
             state[k] = torch.zeros((), dtype=torch.long)
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k} {tuple(state[k].shape)} (expected {tuple(v.shape)})"
-        for k, v in own.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    if missing or unexpected or shapes:
-
-        def few(items: list[str]) -> str:
-            more = f" (+{len(items) - 5} more)" if len(items) > 5 else ""
-            return ", ".join(items[:5]) + more
-
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {few(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {few(unexpected)}")
-        if shapes:
-            parts.append(f"shape mismatches: {few(shapes)}")
+    parts = state_dict_mismatch(own, state)
+    if parts:
         raise GankitError(f"{path} is not an FID Inception-v3 state dict; " + "; ".join(parts))
     return state
 

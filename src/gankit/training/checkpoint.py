@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,38 @@ def prune(folder: Path, keep: int) -> None:
     """Delete all but the newest ``keep`` checkpoints."""
     for old in list_checkpoints(folder)[: -max(keep, 1)]:
         old.unlink(missing_ok=True)
+
+
+def state_dict_mismatch(
+    own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor], limit: int = 5
+) -> list[str]:
+    """What keeps ``state`` from loading strictly into a module whose state dict is ``own``:
+    missing keys, unexpected keys and shape mismatches (at most ``limit`` named each); [] if none."""
+
+    def few(items: list[str]) -> str:
+        more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
+        return ", ".join(items[:limit]) + more
+
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} (expected {tuple(v.shape)})"
+        for k, v in own.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    parts = []
+    if missing:
+        parts.append(f"missing keys: {few(missing)}")
+    if unexpected:
+        parts.append(f"unexpected keys: {few(unexpected)}")
+    if shapes:
+        parts.append(f"shape mismatches: {few(shapes)}")
+    return parts
+
+
+def load_weights(module: torch.nn.Module, state: Mapping[str, torch.Tensor], what: str) -> None:
+    """Load ``state`` strictly into ``module``; a mismatch is a clear error naming the keys."""
+    parts = state_dict_mismatch(module.state_dict(), state)
+    if parts:
+        raise CheckpointError(f"{what} weights do not match the checkpoint: " + "; ".join(parts))
+    module.load_state_dict(state)

@@ -67,7 +67,7 @@ class TrainingEvaluator:
         """Metrics of ``sample(eval_samples)``, keyed ``eval/NAME`` for the metrics log."""
         real = self._real_features()
         fake_x = sample(self.cfg.eval_samples)
-        _, fake = extract_pair(self.dataset.x[:1], fake_x, self.extractor, real_features=real)
+        _, fake = extract_pair(real, fake_x, self.extractor)
         scores = compute_metrics(self.metrics, real, fake)
         return {f"eval/{k}": v for k, v in scores.items()}
 

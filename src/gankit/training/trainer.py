@@ -140,7 +140,7 @@ class Trainer:
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
-        _load_weights(self.model, state["model"], "model")
+        ckpt.load_weights(self.model, state["model"], "model")
         if self.ema is not None:
             if state.get("ema") is None:
                 raise GankitError(
@@ -375,27 +375,6 @@ def _check_same_run(saved: dict[str, Any], cfg: Config) -> None:
         raise GankitError(
             "cannot resume: the run was trained with a different setup — " + "; ".join(diffs)
         )
-
-
-def _load_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    extra = sorted(set(state) - set(own))
-    shape = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
-        for k, v in own.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    if missing or extra or shape:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(missing[:5])}")
-        if extra:
-            parts.append(f"unexpected {', '.join(extra[:5])}")
-        if shape:
-            parts.append(f"shape mismatch {', '.join(shape[:5])}")
-        raise GankitError(f"{what} weights do not match the checkpoint: " + "; ".join(parts))
-    module.load_state_dict(state)
 
 
 class _stop_signals:
