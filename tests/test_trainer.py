@@ -61,8 +61,17 @@ EVERY_STABILISER = [
         ("dcgan", "digits", TINY_DCGAN),
         ("wgan-gp", "digits", EVERY_STABILISER),
         ("wgan", "ring8", [*TINY_GAN, "train.log_every=4"]),
+        ("wgan-gp", "digits", [*EVERY_STABILISER, "train.precision=fp16"]),
+        ("dcgan", "digits", [*TINY_DCGAN, "train.precision=bf16", "train.channels_last=true"]),
     ],
-    ids=["gan-ring8", "dcgan-digits-ema-k2", "wgangp-all-stabilisers", "wgan-rmsprop-clip"],
+    ids=[
+        "gan-ring8",
+        "dcgan-digits-ema-k2",
+        "wgangp-all-stabilisers",
+        "wgan-rmsprop-clip",
+        "wgangp-all-stabilisers-fp16",
+        "dcgan-bf16-channels-last",
+    ],
 )
 def test_resume_is_bit_identical(tmp_path, model, data, extra):
     n = 12

@@ -133,7 +133,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.overrides:
         cfg = merge(cfg, parse_overrides(a.overrides))
     out = out or default_run_dir(cfg.model.name, cfg.data.name)
-    result = Trainer(cfg, out, resume=a.resume, overwrite=a.overwrite).fit()
+    trainer = Trainer(cfg, out, resume=a.resume, overwrite=a.overwrite)
+    result = trainer.fit()
+    if not trainer.dist.is_main:  # under torchrun rank 0 reports for all
+        return 130 if result.interrupted else 0
     summary = ", ".join(
         f"{k} {v:.3f}"
         for k, v in result.last.items()

@@ -116,6 +116,14 @@ class TrainConfig:
     best_metric: str = _f(
         "", "keep checkpoints/best.safetensors by this evaluated metric, e.g. fid ('': off)"
     )
+    precision: Literal["fp32", "bf16", "fp16"] = _f(
+        "fp32", "autocast precision: fp32 (off), bf16, or fp16 with loss scaling"
+    )
+    channels_last: bool = _f(False, "channels_last memory layout for image networks (GPUs)")
+    compile: bool = _f(False, "torch.compile the networks (slow start; pays off on long GPU runs)")
+    tf32: bool = _f(True, "CUDA: TensorFloat-32 matmuls and convolutions")
+    threads: int = _f(0, "CPU threads for torch (0: PyTorch's default)", lo=0)
+    sync_batchnorm: bool = _f(False, "under torchrun: share batch-norm statistics across processes")
 
 
 SECTIONS: dict[str, type] = {

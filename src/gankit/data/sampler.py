@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import torch
+from torch.utils.data import DistributedSampler
 
 
 class BatchSampler:
     """Draws index batches from shuffled epochs of ``range(n)``, crossing epoch boundaries.
 
-    Each epoch's permutation is a pure function of ``(seed, epoch)``, so the whole state is two
-    integers and a resumed run sees exactly the batches an uninterrupted one would. With
-    ``world > 1`` each rank takes a disjoint strided shard of every permutation.
+    Each epoch's order comes from :class:`torch.utils.data.DistributedSampler`: a permutation
+    that is a pure function of ``(seed, epoch)``, of which rank ``r`` of ``world`` takes every
+    world-th index from the ``r``-th on. So the whole state is two integers, a resumed run sees
+    exactly the batches an uninterrupted one would, and ``world`` processes drawing
+    ``batch_size`` each see together what one process drawing ``world × batch_size`` sees.
     """
 
     def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1) -> None:
@@ -18,15 +21,20 @@ class BatchSampler:
             raise ValueError("cannot sample from an empty dataset")
         if not 0 <= rank < world or n < world:
             raise ValueError(f"need 0 <= rank < world <= n, got rank {rank}, world {world}, n {n}")
-        self.n, self.batch_size, self.seed = n, batch_size, seed
-        self.rank, self.world = rank, world
+        self.batch_size = batch_size
+        self._order = DistributedSampler(
+            range(n), num_replicas=world, rank=rank, shuffle=True, seed=seed * 1_000_003
+        )
         self.epoch, self.pos = 0, 0
         self._perm = self._permutation(0)
 
+    @property
+    def world(self) -> int:
+        return self._order.num_replicas
+
     def _permutation(self, epoch: int) -> torch.Tensor:
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % 2**63)
-        perm = torch.randperm(self.n, generator=g)
-        return perm[self.rank :: self.world] if self.world > 1 else perm
+        self._order.set_epoch(epoch)
+        return torch.tensor(list(self._order), dtype=torch.long)
 
     def next(self) -> torch.Tensor:
         parts, need = [], self.batch_size
@@ -41,9 +49,12 @@ class BatchSampler:
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "pos": self.pos}
+        """``pos`` counts this process's draws; ``world`` lets a resume with another world size
+        start at the same global position."""
+        return {"epoch": self.epoch, "pos": self.pos, "world": self.world}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
+        self.epoch = int(state["epoch"])
+        self.pos = int(state["pos"]) * int(state.get("world", 1)) // self.world
         self._perm = self._permutation(self.epoch)
         self.pos = min(self.pos, len(self._perm))

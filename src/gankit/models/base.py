@@ -30,6 +30,9 @@ class StepContext:
     step: int
     repeat: int = 0
     repeats: int = 1
+    #: The factor the trainer multiplies this loss by before backward (fp16 loss scaling).
+    #: Input-gradient penalties scale by it too, so their gradients do not underflow.
+    loss_scale: torch.Tensor | float = 1.0
 
     @property
     def last_repeat(self) -> bool:
@@ -94,6 +97,10 @@ class GANModel(nn.Module):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
+
+    def double_backward_nets(self) -> tuple[str, ...]:
+        """Networks whose loss differentiates through input gradients (never compiled)."""
+        return ()
 
     def noise(
         self, n: int, device: torch.device | str, generator: torch.Generator | None = None

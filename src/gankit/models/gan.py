@@ -130,6 +130,10 @@ class GAN(GANModel):
             )
         return phases
 
+    def double_backward_nets(self) -> tuple[str, ...]:
+        m = self.cfg.model
+        return ("D",) if m.gp_weight > 0 or m.r1_gamma > 0 else ()
+
     # ------------------------------------------------------------ the math
 
     def discriminate(self, x: torch.Tensor) -> torch.Tensor:
@@ -157,7 +161,7 @@ class GAN(GANModel):
         loss = self.objective.d(real_logits, fake_logits)
         stats = {"d_loss": loss.detach()}
         if self.cfg.model.gp_weight > 0:
-            gp = gradient_penalty(self.discriminate, real, fake)
+            gp = gradient_penalty(self.discriminate, real, fake, ctx.loss_scale)
             loss = loss + self.cfg.model.gp_weight * gp
             stats["gp"] = gp.detach()
         stats.update(self._output_stats(real_logits.detach(), fake_logits.detach()))
@@ -181,7 +185,7 @@ class GAN(GANModel):
         """Lazy R1: every ``r1_every`` steps, γ/2·E‖∇D(x)‖² scaled by the interval."""
         assert batch is not None
         m = self.cfg.model
-        r1 = r1_penalty(self.discriminate, batch.x)
+        r1 = r1_penalty(self.discriminate, batch.x, ctx.loss_scale)
         return 0.5 * m.r1_gamma * m.r1_every * r1, {"r1": r1.detach()}
 
     @torch.no_grad()

@@ -24,9 +24,11 @@ from gankit.models import MODELS, Batch, DataInfo, GANModel, Phase, StepContext
 from gankit.registry import GankitError
 from gankit.training import checkpoint as ckpt
 from gankit.training.diagnostics import collapse_signals
+from gankit.training.distributed import Distributed
 from gankit.training.ema import EMA
 from gankit.training.evaluator import BEST_CHECKPOINT, TrainingEvaluator
 from gankit.training.logger import MetricsLogger
+from gankit.training.precision import Precision
 from gankit.training.rng import rng_state, seed_everything, set_rng_state
 from gankit.training.rundir import (
     CHECKPOINTS,
@@ -35,24 +37,10 @@ from gankit.training.rundir import (
     check_run_dir,
     prepare_run_dir,
 )
+from gankit.training.speed import configure_backends, prepare_networks, to_memory_format
 from gankit.viz import image_grid, scatter_plot
 
 log = logging.getLogger("gankit")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when present, else CPU; otherwise the named device, checked."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise GankitError(
-            f"train.device: unknown device {name!r}; use auto, cpu or cuda[:N]"
-        ) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise GankitError(f"train.device is {name!r} but CUDA is not available; use cpu or auto")
-    return dev
 
 
 def build_model(cfg: Config, data: DataInfo) -> GANModel:
@@ -74,7 +62,11 @@ class TrainResult:
 
 
 class Trainer:
-    """Train ``cfg`` into ``run_dir``. ``resume`` continues the newest checkpoint exactly."""
+    """Train ``cfg`` into ``run_dir``. ``resume`` continues the newest checkpoint exactly.
+
+    Started by torchrun, every process builds a Trainer; they train one model together with
+    DistributedDataParallel and rank 0 alone writes the run folder.
+    """
 
     def __init__(
         self,
@@ -85,40 +77,59 @@ class Trainer:
         dataset: Dataset | None = None,
     ) -> None:
         self.run_dir = Path(run_dir)
+        t = cfg.train
+        self.dist = Distributed(t.device)
+        self.device = self.dist.device
         check_run_dir(self.run_dir, resume, overwrite)  # nothing on disk changes before setup
+        self.dist.barrier()  # every process checked the folder before rank 0 creates it
         state = None
         if resume:
             path = ckpt.list_checkpoints(self.run_dir / CHECKPOINTS)[-1]
             state = ckpt.load_checkpoint(path)
             _check_same_run(state["config"], cfg)
         self.cfg = cfg
-        self.device = resolve_device(cfg.train.device)
-        seed_everything(cfg.train.seed)
+        configure_backends(t, self.device)
+        seed_everything(t.seed)
 
-        self.dataset = dataset if dataset is not None else load_dataset(cfg.data, cfg.train.seed)
+        self.dataset = dataset if dataset is not None else load_dataset(cfg.data, t.seed)
         if self.dataset.skipped:
             log.warning("%d unreadable files were skipped", self.dataset.skipped)
         self.dataset.to(self.device)
         info = DataInfo(self.dataset.kind, self.dataset.sample_shape)
-        self.model = build_model(cfg, info).to(self.device)
-        self.optimizers = self.model.optimizers()
+        self.model = build_model(cfg, info).to(self.device)  # the same seed: the same weights
+        # The EMA copy shares the live parameters but keeps plain (unsynchronised, uncompiled)
+        # modules, so rank 0 can sample from it alone.
+        self.ema = EMA(self.model.generator, t.ema_beta) if t.ema_beta > 0 else None
+        prepare_networks(self.model.nets, t, self.model.double_backward_nets())
         self.phases = self.model.phases()
+        trained = [n for p in self.phases for n in p.trains if n not in p.frozen]
+        self.dist.wrap(self.model.nets, dict.fromkeys(trained), t.sync_batchnorm)
+        self.optimizers = self.model.optimizers()
         for p in self.phases:
             if (p.optimizer or p.name) not in self.optimizers:
                 raise RuntimeError(f"{cfg.model.name}: phase {p.name!r} has no optimiser")
-        self.ema = EMA(self.model.generator, cfg.train.ema_beta) if cfg.train.ema_beta > 0 else None
-        self.sampler = BatchSampler(len(self.dataset), cfg.train.batch_size, cfg.train.seed)
-        self.fixed_noise = fixed_noise(self.model, cfg.train.num_samples, cfg.train.seed)
+        self.precision = Precision(t.precision, self.device, list(self.optimizers))
+        self.sampler = BatchSampler(
+            len(self.dataset),
+            self.dist.local_batch(t.batch_size),
+            t.seed,
+            self.dist.rank,
+            self.dist.world,
+        )
+        self.fixed_noise = fixed_noise(self.model, t.num_samples, t.seed)
         self.evaluator = None
-        if cfg.train.eval_every:
-            self.evaluator = TrainingEvaluator(cfg.train, self.dataset, self.device)
-        elif cfg.train.best_metric:
+        if t.eval_every and self.dist.is_main:
+            self.evaluator = TrainingEvaluator(t, self.dataset, self.device)
+        elif t.best_metric and not t.eval_every:
             raise GankitError("train.best_metric needs train.eval_every > 0")
         self.step = 0
         if state is not None:
             self._restore(state)
-        prepare_run_dir(self.run_dir, resume, overwrite)
-        (self.run_dir / CONFIG_FILE).write_text(cfg.to_yaml())
+        if self.dist.enabled:  # each process draws its own noise; a pure function of the step
+            seed_everything((t.seed + 1_000_003 * self.dist.rank + 7 * self.step) % 2**31)
+        if self.dist.is_main:
+            prepare_run_dir(self.run_dir, resume, overwrite)
+            (self.run_dir / CONFIG_FILE).write_text(cfg.to_yaml())
         self._stop: str | None = None
         self._grad_norms: dict[str, torch.Tensor] = {}
         self._norms_step = -1  # step at which the EMA norms were last re-estimated
@@ -134,9 +145,11 @@ class Trainer:
             "ema": self.ema.state_dict() if self.ema else None,
             "optim": {k: o.state_dict() for k, o in self.optimizers.items()},
             "sampler": self.sampler.state_dict(),
+            "precision": self.precision.state_dict(),
             "rng": rng_state(),
             "best": self.evaluator.best if self.evaluator else None,
             "versions": {"torch": torch.__version__},
+            "world_size": self.dist.world,
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -149,7 +162,9 @@ class Trainer:
             self.ema.load_state_dict(state["ema"])
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optim"][k])
+            _match_layout(o)
         self.sampler.load_state_dict(state["sampler"])
+        self.precision.load_state_dict(state.get("precision"))
         set_rng_state(state["rng"])
         self.step = int(state["step"])
         best = state.get("best") or {}
@@ -176,10 +191,15 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Run until ``train.steps`` generator steps; Ctrl-C/SIGTERM save a checkpoint and return."""
         t = self.cfg.train
-        logger = MetricsLogger(self.run_dir, resume_step=self.step)
+        main = self.dist.is_main
+        logger = MetricsLogger(self.run_dir, resume_step=self.step) if main else None
         start = self.step
         bar = tqdm(
-            total=t.steps, initial=start, disable=not t.progress, unit="step", dynamic_ncols=True
+            total=t.steps,
+            initial=start,
+            disable=not (t.progress and main),
+            unit="step",
+            dynamic_ncols=True,
         )
         sums: dict[str, torch.Tensor] = {}
         n_acc, t_acc = 0, time.perf_counter()
@@ -189,8 +209,9 @@ class Trainer:
             for p in self.phases
         }
         self.model.train()
+        stopping = False
         with _stop_signals(self):
-            while self.step < t.steps and self._stop is None:
+            while self.step < t.steps and not stopping:
                 log_now = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
                 self._set_learning_rates()
                 for phase in self.phases:
@@ -203,6 +224,7 @@ class Trainer:
                 record: dict[str, Any] = {}
                 if log_now:
                     dt = (time.perf_counter() - t_acc) / n_acc
+                    sums = self.dist.mean(sums)
                     record = {"step": self.step, **{k: float(v) / n_acc for k, v in sums.items()}}
                     record.update({k: float(v) for k, v in self._grad_norms.items()})
                     record["step_time"] = dt
@@ -215,28 +237,40 @@ class Trainer:
                             if k in last
                         }
                     )
-                sample_now = self.step % t.sample_every == 0 or self.step == t.steps
-                if sample_now:  # collapse signals join the step's record: one record per step
-                    record = {"step": self.step, **record, **self.write_samples()}
-                if t.eval_every and (self.step % t.eval_every == 0 or self.step == t.steps):
-                    record = {"step": self.step, **record, **self.evaluate()}
-                if record:
-                    logger.log(record)
-                if sample_now:
-                    logger.plot()
-                if self.step % t.checkpoint_every == 0 or self.step == t.steps:
-                    self.save_checkpoint()
+                # Processes stop together: they agree at log steps (one process alone: every step).
+                if log_now or not self.dist.enabled:
+                    stopping = self.dist.any(self._stop is not None)
+                    self._stop = self._stop or ("stopped by another process" if stopping else None)
+                if main:
+                    self._write_outputs(record, logger)
                 if log_now:  # step_time excludes sampling and checkpoint writing
                     sums, n_acc, t_acc = {}, 0, time.perf_counter()
         interrupted = self._stop is not None
-        if interrupted:
+        if interrupted and main:
             path = self.save_checkpoint()
             self.write_samples()
             logger.plot()
             bar.write(f"{self._stop}: stopped at step {self.step}; checkpoint saved to {path}")
         bar.close()
-        logger.close()
+        if logger is not None:
+            logger.close()
+        self.dist.barrier()  # no process leaves before rank 0 has written the last checkpoint
         return TrainResult(self.run_dir, self.step, interrupted, last)
+
+    def _write_outputs(self, record: dict[str, Any], logger: MetricsLogger) -> None:
+        """Samples, evaluation, the metrics record and checkpoints due at this step (rank 0)."""
+        t = self.cfg.train
+        sample_now = self.step % t.sample_every == 0 or self.step == t.steps
+        if sample_now:  # collapse signals join the step's record: one record per step
+            record = {"step": self.step, **record, **self.write_samples()}
+        if t.eval_every and (self.step % t.eval_every == 0 or self.step == t.steps):
+            record = {"step": self.step, **record, **self.evaluate()}
+        if record:
+            logger.log(record)
+        if sample_now:
+            logger.plot()
+        if self.step % t.checkpoint_every == 0 or self.step == t.steps:
+            self.save_checkpoint()
 
     def evaluate(self) -> dict[str, float]:
         """Score samples of the (EMA) generator; save the best checkpoint when it improved."""
@@ -270,30 +304,37 @@ class Trainer:
     ) -> None:
         if self.step % phase.interval:
             return
-        opt = self.optimizers[phase.optimizer or phase.name]
+        name = phase.optimizer or phase.name
+        opt, amp = self.optimizers[name], self.precision
         for p in frozen:
             p.requires_grad_(False)
         try:
-            for r in range(phase.repeat):
-                batch = self._next_batch() if phase.needs_data else None
-                loss, stats = phase.loss(batch, StepContext(self.step, r, phase.repeat))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if log_now and r == phase.repeat - 1:
-                    self._grad_norms[f"{phase.name}_grad_norm"] = _grad_norm(opt)
-                opt.step()
-                if phase.after is not None:
-                    phase.after()
-                for k, v in stats.items():
-                    v = v.detach() * (phase.interval / phase.repeat)  # a per-step average
-                    sums[k] = sums[k] + v if k in sums else v
+            with self.dist.phase(self.model.nets, phase.frozen):
+                for r in range(phase.repeat):
+                    batch = self._next_batch() if phase.needs_data else None
+                    ctx = StepContext(self.step, r, phase.repeat, amp.loss_scale(name))
+                    with amp.autocast():
+                        loss, stats = phase.loss(batch, ctx)
+                    opt.zero_grad(set_to_none=True)
+                    amp.backward(loss, name)
+                    if log_now and r == phase.repeat - 1:
+                        amp.unscale(opt, name)
+                        self._grad_norms[f"{phase.name}_grad_norm"] = _grad_norm(opt)
+                    if not amp.step(opt, name):  # fp16 overflow: step skipped, scale lowered
+                        stats = {k: torch.nan_to_num(v, 0.0, 0.0, 0.0) for k, v in stats.items()}
+                        stats["amp_skipped"] = torch.ones((), device=self.device)
+                    if phase.after is not None:
+                        phase.after()
+                    for k, v in stats.items():
+                        v = v.detach().float() * (phase.interval / phase.repeat)  # per-step mean
+                        sums[k] = sums[k] + v if k in sums else v
         finally:
             for p in frozen:
                 p.requires_grad_(True)
 
     def _next_batch(self) -> Batch:
         idx = self.sampler.next()
-        x = self.dataset.batch(idx).to(self.device, non_blocking=True)
+        x = to_memory_format(self.dataset.batch(idx), self.cfg.train.channels_last)
         y = (
             self.dataset.y.index_select(0, idx.to(self.dataset.y.device))
             if self.dataset.y is not None
@@ -342,6 +383,17 @@ class Trainer:
         out = self.model.generate(z, g)
         g.train(was_training)
         return out
+
+
+def _match_layout(opt: torch.optim.Optimizer) -> None:
+    """Give restored optimiser state its parameter's memory layout (channels_last): a checkpoint
+    stores tensors contiguous, and fused kernels expect state laid out like the parameter."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            state = opt.state.get(p, {})
+            for k, v in state.items():
+                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                    state[k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
 
 
 def _grad_norm(opt: torch.optim.Optimizer) -> torch.Tensor:

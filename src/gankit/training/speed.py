@@ -1,0 +1,49 @@
+"""Backend settings and network preparation that make a step cheaper without changing its math.
+
+Which of these help depends on the device (measured in docs/benchmarks.md): TF32 and
+channels_last pay off on NVIDIA GPUs; on a CPU without bf16 units autocast and compile are slower.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+
+from gankit.config import TrainConfig
+
+log = logging.getLogger("gankit")
+
+
+def configure_backends(t: TrainConfig, device: torch.device) -> None:
+    """Thread count (CPU), TF32 matmuls/convolutions and cuDNN autotuning (CUDA)."""
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = t.tf32
+        torch.backends.cudnn.allow_tf32 = t.tf32
+        torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest kernels once
+
+
+def prepare_networks(nets: nn.ModuleDict, t: TrainConfig, no_compile: tuple[str, ...] = ()) -> None:
+    """channels_last memory layout and ``torch.compile`` in place (state-dict keys unchanged).
+
+    ``no_compile`` names networks that need double backward (input-gradient penalties), which
+    compiled graphs do not support; they run eagerly.
+    """
+    for name, net in nets.items():
+        if t.channels_last:
+            net.to(memory_format=torch.channels_last)
+        if t.compile:
+            if name in no_compile:
+                log.info("train.compile: %s runs eagerly (its penalty needs double backward)", name)
+                continue
+            net.compile(dynamic=False)
+
+
+def to_memory_format(x: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """Images in channels_last layout when asked (a no-op for vectors)."""
+    if channels_last and x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
