@@ -4,6 +4,9 @@ Reproduce (about 6 minutes on a 2-core CPU; run it on an otherwise idle machine)
 
     .venv/bin/python scripts/bench_throughput.py --md bench.md --json bench.json
     .venv/bin/python scripts/bench_throughput.py --quick   # width 16, 3 steps: checks the script
+    # gankit options as extra rows, e.g. what helps on this CPU:
+    .venv/bin/python scripts/bench_throughput.py --variant bf16:train.precision=bf16 \
+        --variant channels_last:train.channels_last=true --variant 1-thread:train.threads=1
 
 Method
 ------
@@ -14,7 +17,9 @@ Method
 * textbook: the PyTorch DCGAN example's loop, written out below: DataLoader over a TensorDataset
   of float images in [-1, 1] (shuffle, drop_last), BCEWithLogitsLoss, D keeps requires_grad in
   the G step.
-* gankit: an unmodified Trainer(...).fit(). It logs ``step_time``, the mean seconds per step of
+* gankit: an unmodified Trainer(...).fit(); ``--variant NAME:key=value,...`` adds rows of the
+  Trainer with those config overrides (precision, channels_last, compile, threads). It logs
+  ``step_time``, the mean seconds per step of
   each ``log_every`` window, clocked inside its loop: a window includes the grad norms the
   Trainer computes at log steps, not the record's conversion and write. Samples and checkpoints
   are written only after the last step, outside every window.
@@ -54,7 +59,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from gankit import build_config
-from gankit.config import Config
+from gankit.config import Config, merge, parse_overrides
 from gankit.data import Dataset
 from gankit.nets import DCGANDiscriminator, DCGANGenerator
 from gankit.training import Trainer
@@ -72,6 +77,7 @@ class Spec:
     width: int = 64
     z_dim: int = 100
     threads: int = 0  # 0: torch's default
+    variants: tuple[tuple[str, tuple[str, ...]], ...] = ()  # gankit rows: (name, overrides)
 
     @property
     def steps(self) -> int:
@@ -134,21 +140,23 @@ def run_textbook(s: Spec) -> tuple[list[float], str]:
     return times[1:], digest
 
 
-def gankit_config(s: Spec, steps: int) -> Config:
+def gankit_config(s: Spec, steps: int, overrides: tuple[str, ...] = ()) -> Config:
     train = {"steps": steps, "batch_size": s.batch, "seed": 0, "device": "cpu", "ema_beta": 0.0,
              "log_every": s.window, "sample_every": 10**9, "checkpoint_every": 10**9,
              "progress": False}  # fmt: skip
-    return build_config("dcgan", overrides={
+    cfg = build_config("dcgan", overrides={
         "model": {"z_dim": s.z_dim, "width": s.width, "g_loss": "nonsaturating"},
         "optim": {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "d_steps": 1},
         "train": train,
     })  # fmt: skip
+    return merge(cfg, parse_overrides(list(overrides)))
 
 
-def run_gankit(s: Spec) -> tuple[list[float], str]:
+def run_gankit(s: Spec, overrides: tuple[str, ...] = ()) -> tuple[list[float], str]:
     ds = Dataset("random", images_u8(s), "image")
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(gankit_config(s, s.steps), tmp, overwrite=True, dataset=ds)
+        cfg = gankit_config(s, s.steps, overrides)
+        trainer = Trainer(cfg, tmp, overwrite=True, dataset=ds)
         digest = weights_digest(trainer.model.nets["G"], trainer.model.nets["D"])
         trainer.fit()
         lines = (Path(tmp) / "metrics.jsonl").read_text().splitlines()
@@ -161,7 +169,10 @@ def worker(loop: str, s: Spec) -> dict[str, Any]:
     """One measurement, in a fresh process: per-window seconds and this process's peak RSS."""
     if s.threads:
         torch.set_num_threads(s.threads)
-    times, digest = (run_textbook if loop == "textbook" else run_gankit)(s)
+    if loop == "textbook":
+        times, digest = run_textbook(s)
+    else:
+        times, digest = run_gankit(s, dict(s.variants).get(loop, ()))
     status = Path("/proc/self/status").read_text().splitlines()
     rss_mib = next(int(x.split()[1]) for x in status if x.startswith("VmHWM:")) / 1024
     sps = s.window * len(times) / sum(times)
@@ -215,8 +226,10 @@ def bench(s: Spec, seconds: float, repeats: int, quick: bool) -> list[dict[str, 
         raise SystemExit(f"--images {s.images} is smaller than the batch {s.batch}")
     flops_tb, flops_gk, sps = probe(s, 0 if quick else 2)
     flops = {"textbook": flops_tb, "gankit": flops_gk}
+    flops.update({name: flops_gk for name, _ in s.variants})  # the same convolutions
     s = replace(s, window=1 if quick else max(1, round(seconds * sps / (1 + WINDOWS))))
     runs: dict[str, list[dict[str, Any]]] = {"textbook": [], "gankit": []}
+    runs.update({name: [] for name, _ in s.variants})
     for r in range(repeats):
         for loop, ms in runs.items():
             ms.append(measure(loop, s))
@@ -266,7 +279,14 @@ def render(meta: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", nargs="+", default=["64x3", "28x1"], help="RESxCHANNELS")
-    ap.add_argument("--batch", nargs="+", type=int, default=[64])
+    ap.add_argument("--batch", nargs="+", type=int, default=[64, 128])
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:key=value,...",
+        help="an extra gankit row with these config overrides",
+    )
     ap.add_argument("--seconds", type=float, default=40.0, help="training time per measurement")
     ap.add_argument("--repeats", type=int, default=2, help="textbook/gankit rounds")
     ap.add_argument("--images", type=int, default=2048)
@@ -288,11 +308,16 @@ def main(argv: list[str] | None = None) -> None:
         "mm_peak_gflops": matmul_peak(*((1024, 3) if args.quick else (2048, 5))),
         "width": width, "z_dim": 100, "images": images, "timed_windows": WINDOWS,
     }  # fmt: skip
+    variants = tuple(
+        (name, tuple(kv for kv in spec.split(",") if kv))
+        for name, _, spec in (v.partition(":") for v in args.variant)
+    )
     rows = []
     for size in args.sizes:
         res, ch = (int(v) for v in size.lower().split("x"))
         for batch in args.batch:
-            s = Spec(res, ch, batch, images=images, width=width, threads=args.threads)
+            s = Spec(res, ch, batch, images=images, width=width, threads=args.threads,
+                     variants=variants)  # fmt: skip
             rows += bench(s, args.seconds, 1 if args.quick else args.repeats, args.quick)
     table = render(meta, rows)
     print(table)

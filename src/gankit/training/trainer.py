@@ -223,11 +223,11 @@ class Trainer:
                 bar.update(1)
                 record: dict[str, Any] = {}
                 if log_now:
-                    dt = (time.perf_counter() - t_acc) / n_acc
                     sums = self.dist.mean(sums)
                     record = {"step": self.step, **{k: float(v) / n_acc for k, v in sums.items()}}
                     record.update({k: float(v) for k, v in self._grad_norms.items()})
-                    record["step_time"] = dt
+                    # after the float() calls: on a GPU they wait for the window's last kernels
+                    record["step_time"] = (time.perf_counter() - t_acc) / n_acc
                     _check_finite(record)
                     last = record
                     bar.set_postfix(
