@@ -78,6 +78,7 @@ class Spec:
     z_dim: int = 100
     threads: int = 0  # 0: torch's default
     variants: tuple[tuple[str, tuple[str, ...]], ...] = ()  # gankit rows: (name, overrides)
+    device: str = "cpu"
 
     @property
     def steps(self) -> int:
@@ -89,22 +90,28 @@ def images_u8(s: Spec) -> torch.Tensor:
     return torch.randint(0, 256, (s.images, s.ch, s.res, s.res), generator=g, dtype=torch.uint8)
 
 
+def sync(device: str) -> None:
+    """Wait for queued GPU work, so a clock reading covers it."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def textbook_setup(s: Spec) -> tuple[nn.Module, nn.Module, Any, Any]:
     torch.manual_seed(0)
-    netG = DCGANGenerator(s.z_dim, s.ch, s.res, s.width)
-    netD = DCGANDiscriminator(s.ch, s.res, s.width)
+    netG = DCGANGenerator(s.z_dim, s.ch, s.res, s.width).to(s.device)
+    netD = DCGANDiscriminator(s.ch, s.res, s.width).to(s.device)
     optD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
     optG = torch.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
     return netG, netD, optG, optD
 
 
 def textbook_step(netG, netD, optG, optD, crit: nn.Module, real: torch.Tensor, z_dim: int) -> None:
-    b = real.shape[0]
-    ones, zeros = torch.ones(b), torch.zeros(b)
+    b, dev = real.shape[0], real.device
+    ones, zeros = torch.ones(b, device=dev), torch.zeros(b, device=dev)
     netD.zero_grad()
     errD_real = crit(netD(real), ones)
     errD_real.backward()
-    fake = netG(torch.randn(b, z_dim))
+    fake = netG(torch.randn(b, z_dim, device=dev))
     errD_fake = crit(netD(fake.detach()), zeros)
     errD_fake.backward()
     optD.step()
@@ -115,13 +122,19 @@ def textbook_step(netG, netD, optG, optD, crit: nn.Module, real: torch.Tensor, z
 
 
 def weights_digest(*nets: nn.Module) -> str:
-    data = b"".join(p.detach().numpy().tobytes() for net in nets for p in net.parameters())
+    data = b"".join(p.detach().cpu().numpy().tobytes() for net in nets for p in net.parameters())
     return hashlib.sha1(data).hexdigest()[:12]
 
 
 def run_textbook(s: Spec) -> tuple[list[float], str]:
     real_all = images_u8(s).float().div_(127.5).sub_(1.0)
-    loader = DataLoader(TensorDataset(real_all), batch_size=s.batch, shuffle=True, drop_last=True)
+    loader = DataLoader(
+        TensorDataset(real_all),
+        batch_size=s.batch,
+        shuffle=True,
+        drop_last=True,
+        pin_memory=s.device.startswith("cuda"),
+    )
     netG, netD, optG, optD = textbook_setup(s)
     digest, crit = weights_digest(netG, netD), nn.BCEWithLogitsLoss()
     netG.train()
@@ -129,9 +142,11 @@ def run_textbook(s: Spec) -> tuple[list[float], str]:
     times, step, t0 = [], 0, time.perf_counter()
     while step < s.steps:
         for (real,) in loader:
+            real = real.to(s.device, non_blocking=True)
             textbook_step(netG, netD, optG, optD, crit, real, s.z_dim)
             step += 1
             if step % s.window == 0:
+                sync(s.device)
                 t = time.perf_counter()
                 times.append(t - t0)
                 t0 = t
@@ -141,7 +156,7 @@ def run_textbook(s: Spec) -> tuple[list[float], str]:
 
 
 def gankit_config(s: Spec, steps: int, overrides: tuple[str, ...] = ()) -> Config:
-    train = {"steps": steps, "batch_size": s.batch, "seed": 0, "device": "cpu", "ema_beta": 0.0,
+    train = {"steps": steps, "batch_size": s.batch, "seed": 0, "device": s.device, "ema_beta": 0.0,
              "log_every": s.window, "sample_every": 10**9, "checkpoint_every": 10**9,
              "progress": False}  # fmt: skip
     cfg = build_config("dcgan", overrides={
@@ -175,6 +190,8 @@ def worker(loop: str, s: Spec) -> dict[str, Any]:
         times, digest = run_gankit(s, dict(s.variants).get(loop, ()))
     status = Path("/proc/self/status").read_text().splitlines()
     rss_mib = next(int(x.split()[1]) for x in status if x.startswith("VmHWM:")) / 1024
+    if s.device.startswith("cuda"):  # the GPU's peak, not the host's
+        rss_mib = torch.cuda.max_memory_allocated() / 2**20
     sps = s.window * len(times) / sum(times)
     return {"img_s": sps * s.batch, "steps_s": sps, "rss_mib": rss_mib, "digest": digest}
 
@@ -187,12 +204,14 @@ def measure(loop: str, s: Spec) -> dict[str, Any]:
 def probe(s: Spec, timed_steps: int) -> tuple[float, float, float]:
     """(textbook FLOP/step, gankit FLOP/step, textbook steps/s over ``timed_steps``)."""
     netG, netD, optG, optD = textbook_setup(s)
-    crit, real = nn.BCEWithLogitsLoss(), torch.rand(s.batch, s.ch, s.res, s.res) * 2 - 1
+    real = torch.rand(s.batch, s.ch, s.res, s.res, device=s.device) * 2 - 1
+    crit = nn.BCEWithLogitsLoss()
     with FlopCounterMode(display=False) as fc:  # doubles as the probe's warm-up step
         textbook_step(netG, netD, optG, optD, crit, real, s.z_dim)
     t0 = time.perf_counter()
     for _ in range(timed_steps):
         textbook_step(netG, netD, optG, optD, crit, real, s.z_dim)
+    sync(s.device)
     sps = timed_steps / (time.perf_counter() - t0) if timed_steps else 0.0
     ds = Dataset("random", images_u8(replace(s, images=s.batch)), "image")
     with tempfile.TemporaryDirectory() as tmp:
@@ -200,16 +219,18 @@ def probe(s: Spec, timed_steps: int) -> tuple[float, float, float]:
         with FlopCounterMode(display=False) as fg:
             trainer.fit()
         with torch.no_grad(), FlopCounterMode(display=False) as fs:
-            trainer.model.generator(trainer.fixed_noise)  # the final sample grid
+            trainer.model.generator(trainer.fixed_noise.to(s.device))  # the final sample grid
     return fc.get_total_flops(), fg.get_total_flops() - fs.get_total_flops(), sps
 
 
-def matmul_peak(n: int, reps: int) -> float:
+def matmul_peak(n: int, reps: int, device: str = "cpu") -> float:
     """Best fp32 n×n torch.mm rate in GFLOP/s (first call is warm-up)."""
-    a, times = torch.randn(n, n), []
+    a, times = torch.randn(n, n, device=device), []
     for _ in range(reps + 1):
+        sync(device)
         t0 = time.perf_counter()
         torch.mm(a, a)
+        sync(device)
         times.append(time.perf_counter() - t0)
     return 2 * n**3 / min(times[1:]) / 1e9
 
@@ -291,6 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=2, help="textbook/gankit rounds")
     ap.add_argument("--images", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda (peak memory is then the GPU's)")
     ap.add_argument("--quick", action="store_true", help="width 16, 3 steps each: checks only")
     ap.add_argument("--md", type=Path, help="also write the markdown table here")
     ap.add_argument("--json", type=Path, help="also write all numbers here")
@@ -305,7 +327,8 @@ def main(argv: list[str] | None = None) -> None:
         "date": time.strftime("%Y-%m-%d %H:%M %Z"), "command": " ".join(["python", *sys.argv]),
         "torch": torch.__version__, "python": platform.python_version(), "cpu": cpu_model(),
         "threads": torch.get_num_threads(), "quick": args.quick,
-        "mm_peak_gflops": matmul_peak(*((1024, 3) if args.quick else (2048, 5))),
+        "mm_peak_gflops": matmul_peak(*((1024, 3) if args.quick else (2048, 5)), args.device),
+        "device": args.device,
         "width": width, "z_dim": 100, "images": images, "timed_windows": WINDOWS,
     }  # fmt: skip
     variants = tuple(
@@ -317,7 +340,7 @@ def main(argv: list[str] | None = None) -> None:
         res, ch = (int(v) for v in size.lower().split("x"))
         for batch in args.batch:
             s = Spec(res, ch, batch, images=images, width=width, threads=args.threads,
-                     variants=variants)  # fmt: skip
+                     variants=variants, device=args.device)  # fmt: skip
             rows += bench(s, args.seconds, 1 if args.quick else args.repeats, args.quick)
     table = render(meta, rows)
     print(table)
