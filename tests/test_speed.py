@@ -1,0 +1,76 @@
+"""Speed settings (gankit.training.speed): layouts, compile choices, threads; the math unchanged."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from gankit.api import build_config, load_run
+from gankit.config import TrainConfig
+from gankit.nets import DCGANDiscriminator, DCGANGenerator
+from gankit.training import Trainer
+from gankit.training.speed import configure_backends, prepare_networks, to_memory_format
+
+
+def _nets() -> nn.ModuleDict:
+    return nn.ModuleDict({"G": DCGANGenerator(8, 1, 28, 4), "D": DCGANDiscriminator(1, 28, 4)})
+
+
+def test_channels_last_lays_out_every_conv_weight_and_image_batch():
+    nets = _nets()
+    prepare_networks(nets, TrainConfig(channels_last=True))
+    convs = [m.weight for m in nets.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    x = to_memory_format(torch.randn(2, 3, 8, 8), True)
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    v = torch.randn(4, 2)
+    assert to_memory_format(v, True) is v
+
+
+def test_compile_skips_networks_that_need_double_backward():
+    nets = _nets()
+    prepare_networks(nets, TrainConfig(compile=True), no_compile=("D",))
+    assert nets["G"]._compiled_call_impl is not None  # compiled lazily, on the first call
+    assert getattr(nets["D"], "_compiled_call_impl", None) is None
+
+
+def test_penalised_models_name_their_double_backward_network():
+    from gankit.models import MODELS
+    from gankit.models.base import DataInfo
+
+    info = DataInfo("vector", (2,))
+    for overrides, expected in (([], ()), (["model.r1_gamma=1"], ("D",))):
+        cfg = build_config("gan", "ring8", overrides=overrides)
+        assert MODELS.get("gan")(cfg, info).double_backward_nets() == expected
+    cfg = build_config("wgan-gp", "ring8")
+    assert MODELS.get("wgan-gp")(cfg, info).double_backward_nets() == ("D",)
+
+
+def test_threads_setting_is_applied():
+    before = torch.get_num_threads()
+    try:
+        configure_backends(TrainConfig(threads=1), torch.device("cpu"))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.slow
+def test_compiled_training_runs_and_writes_plain_checkpoints(tmp_path):
+    """torch.compile on the CPU (slow to compile): G compiled, D with R1 eager."""
+    cfg = build_config(
+        "dcgan",
+        "digits",
+        overrides=[
+            "model.width=8",
+            "model.r1_gamma=1",
+            "train.steps=6",
+            "train.batch_size=16",
+            "train.compile=true",
+            "train.progress=false",
+        ],
+    )
+    Trainer(cfg, tmp_path / "run").fit()
+    run = load_run(tmp_path / "run")  # plain module keys: loads without torch.compile
+    assert run.sample(4).shape == (4, 1, 8, 8)
