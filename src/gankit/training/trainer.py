@@ -80,6 +80,7 @@ class Trainer:
         t = cfg.train
         self.dist = Distributed(t.device)
         self.device = self.dist.device
+        local_batch = self.dist.local_batch(t.batch_size)
         check_run_dir(self.run_dir, resume, overwrite)  # nothing on disk changes before setup
         self.dist.barrier()  # every process checked the folder before rank 0 creates it
         state = None
@@ -110,11 +111,7 @@ class Trainer:
                 raise RuntimeError(f"{cfg.model.name}: phase {p.name!r} has no optimiser")
         self.precision = Precision(t.precision, self.device, list(self.optimizers))
         self.sampler = BatchSampler(
-            len(self.dataset),
-            self.dist.local_batch(t.batch_size),
-            t.seed,
-            self.dist.rank,
-            self.dist.world,
+            len(self.dataset), local_batch, t.seed, self.dist.rank, self.dist.world
         )
         self.fixed_noise = fixed_noise(self.model, t.num_samples, t.seed)
         self.evaluator = None
@@ -125,8 +122,9 @@ class Trainer:
         self.step = 0
         if state is not None:
             self._restore(state)
-        if self.dist.enabled:  # each process draws its own noise; a pure function of the step
-            seed_everything((t.seed + 1_000_003 * self.dist.rank + 7 * self.step) % 2**31)
+        if self.dist.enabled:  # each process draws its own noise, seeded by (seed, rank, step)
+            mixed = np.random.SeedSequence([t.seed, self.dist.rank, self.step])
+            seed_everything(int(mixed.generate_state(1)[0]))
         if self.dist.is_main:
             prepare_run_dir(self.run_dir, resume, overwrite)
             (self.run_dir / CONFIG_FILE).write_text(cfg.to_yaml())
