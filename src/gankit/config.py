@@ -116,6 +116,15 @@ class TrainConfig:
     best_metric: str = _f(
         "", "keep checkpoints/best.safetensors by this evaluated metric, e.g. fid ('': off)"
     )
+    on_divergence: Literal["stop", "skip", "restore"] = _f(
+        "stop",
+        "on NaN/Inf: stop with an error, skip that update, or restore the last good state "
+        "with lower learning rates",
+    )
+    divergence_lr_factor: float = _f(
+        0.5, "on_divergence=restore: multiply the learning rates by this", lo=1e-6, hi=1.0
+    )
+    max_recoveries: int = _f(3, "skips/restores allowed before training stops", lo=0)
     precision: Literal["fp32", "bf16", "fp16"] = _f(
         "fp32", "autocast precision: fp32 (off), bf16, or fp16 with loss scaling"
     )

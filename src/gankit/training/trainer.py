@@ -25,6 +25,7 @@ from gankit.registry import GankitError
 from gankit.training import checkpoint as ckpt
 from gankit.training.diagnostics import collapse_signals
 from gankit.training.distributed import Distributed
+from gankit.training.divergence import DivergenceGuard, Restore, all_finite
 from gankit.training.ema import EMA
 from gankit.training.evaluator import BEST_CHECKPOINT, TrainingEvaluator
 from gankit.training.logger import MetricsLogger
@@ -110,6 +111,7 @@ class Trainer:
             if (p.optimizer or p.name) not in self.optimizers:
                 raise RuntimeError(f"{cfg.model.name}: phase {p.name!r} has no optimiser")
         self.precision = Precision(t.precision, self.device, list(self.optimizers))
+        self.guard = DivergenceGuard(t.on_divergence, t.divergence_lr_factor, t.max_recoveries)
         self.sampler = BatchSampler(
             len(self.dataset), local_batch, t.seed, self.dist.rank, self.dist.world
         )
@@ -144,6 +146,7 @@ class Trainer:
             "optim": {k: o.state_dict() for k, o in self.optimizers.items()},
             "sampler": self.sampler.state_dict(),
             "precision": self.precision.state_dict(),
+            "divergence": self.guard.state_dict(),
             "rng": rng_state(),
             "best": self.evaluator.best if self.evaluator else None,
             "versions": {"torch": torch.__version__},
@@ -163,6 +166,7 @@ class Trainer:
             _match_layout(o)
         self.sampler.load_state_dict(state["sampler"])
         self.precision.load_state_dict(state.get("precision"))
+        self.guard.load_state_dict(state.get("divergence"))
         set_rng_state(state["rng"])
         self.step = int(state["step"])
         best = state.get("best") or {}
@@ -206,14 +210,24 @@ class Trainer:
             p.name: [q for n in p.frozen for q in self.model.nets[n].parameters()]
             for p in self.phases
         }
+        trained = {n for p in self.phases for n in p.trains}
+        self._trained_params = [q for n in trained for q in self.model.nets[n].parameters()]
         self.model.train()
         stopping = False
+        self.guard.remember(self.state_dict)
         with _stop_signals(self):
             while self.step < t.steps and not stopping:
                 log_now = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
                 self._set_learning_rates()
-                for phase in self.phases:
-                    self._run_phase(phase, frozen[phase.name], sums, log_now)
+                try:
+                    for phase in self.phases:
+                        self._run_phase(phase, frozen[phase.name], sums, log_now)
+                    if not all_finite(self._trained_params):
+                        self.guard.diverged(self.step + 1, "weights", can_skip=False)
+                except Restore as why:
+                    self._recover(str(why), logger)
+                    sums, n_acc, t_acc = {}, 0, time.perf_counter()
+                    continue
                 if self.ema is not None:
                     self.ema.update(self.step)
                 self.step += 1
@@ -241,6 +255,8 @@ class Trainer:
                     self._stop = self._stop or ("stopped by another process" if stopping else None)
                 if main:
                     self._write_outputs(record, logger)
+                if self._checkpoint_due():  # every process: the state to go back to
+                    self.guard.remember(self.state_dict)
                 if log_now:  # step_time excludes sampling and checkpoint writing
                     sums, n_acc, t_acc = {}, 0, time.perf_counter()
         interrupted = self._stop is not None
@@ -255,6 +271,24 @@ class Trainer:
         self.dist.barrier()  # no process leaves before rank 0 has written the last checkpoint
         return TrainResult(self.run_dir, self.step, interrupted, last)
 
+    def _recover(self, why: str, logger: MetricsLogger | None) -> None:
+        """Go back to the last good state with the learning rates cut (on_divergence)."""
+        assert self.guard.good_state is not None
+        guard = self.guard.state_dict()  # the recovery count and the cut survive the restore
+        self._restore(self.guard.good_state)
+        self.guard.load_state_dict(guard)
+        if self.dist.enabled:  # fresh noise: the restored RNG would replay the same draws
+            mixed = np.random.SeedSequence([self.cfg.train.seed, self.dist.rank, self.step, 1])
+            seed_everything(int(mixed.generate_state(1)[0]))
+        msg = (
+            f"{why}: restored step {self.step}, learning rates × {self.guard.lr_scale:g} "
+            f"(recovery {self.guard.recoveries} of {self.cfg.train.max_recoveries})"
+        )
+        log.warning(msg)
+        if logger is not None:
+            logger.log({"step": self.step, "recovery": self.guard.recoveries,
+                        "lr_scale": self.guard.lr_scale})  # fmt: skip
+
     def _write_outputs(self, record: dict[str, Any], logger: MetricsLogger) -> None:
         """Samples, evaluation, the metrics record and checkpoints due at this step (rank 0)."""
         t = self.cfg.train
@@ -267,8 +301,12 @@ class Trainer:
             logger.log(record)
         if sample_now:
             logger.plot()
-        if self.step % t.checkpoint_every == 0 or self.step == t.steps:
+        if self._checkpoint_due():
             self.save_checkpoint()
+
+    def _checkpoint_due(self) -> bool:
+        t = self.cfg.train
+        return self.step % t.checkpoint_every == 0 or self.step == t.steps
 
     def evaluate(self) -> dict[str, float]:
         """Score samples of the (EMA) generator; save the best checkpoint when it improved."""
@@ -287,11 +325,13 @@ class Trainer:
     def _set_learning_rates(self) -> None:
         """Apply ``optim.lr_decay``: a pure function of the step, so resume needs no state."""
         o = self.cfg.optim
-        if o.lr_decay == "none":
+        factor = self.guard.lr_scale
+        if o.lr_decay == "none" and factor == 1.0:
             return
-        start = o.decay_start * self.cfg.train.steps
-        span = max(self.cfg.train.steps - start, 1.0)
-        factor = min(1.0, max(0.0, 1.0 - (self.step - start) / span))
+        if o.lr_decay == "linear":
+            start = o.decay_start * self.cfg.train.steps
+            span = max(self.cfg.train.steps - start, 1.0)
+            factor *= min(1.0, max(0.0, 1.0 - (self.step - start) / span))
         for opt in self.optimizers.values():
             for group in opt.param_groups:
                 group.setdefault("initial_lr", group["lr"])
@@ -315,9 +355,18 @@ class Trainer:
                         loss, stats = phase.loss(batch, ctx)
                     opt.zero_grad(set_to_none=True)
                     amp.backward(loss, name)
-                    if log_now and r == phase.repeat - 1:
+                    if name not in amp.scalers:  # (fp16's scaler skips non-finite steps itself)
+                        norm = _grad_norm(opt)
+                        if not bool(torch.isfinite(norm)) and self.guard.diverged(
+                            self.step + 1, f"{phase.name} gradients", can_skip=True
+                        ):
+                            sums["skipped"] = sums.get("skipped", 0) + torch.ones(())
+                            continue
+                    elif log_now and r == phase.repeat - 1:
                         amp.unscale(opt, name)
-                        self._grad_norms[f"{phase.name}_grad_norm"] = _grad_norm(opt)
+                        norm = _grad_norm(opt)
+                    if log_now and r == phase.repeat - 1:
+                        self._grad_norms[f"{phase.name}_grad_norm"] = norm
                     if not amp.step(opt, name):  # fp16 overflow: step skipped, scale lowered
                         stats = {k: torch.nan_to_num(v, 0.0, 0.0, 0.0) for k, v in stats.items()}
                         stats["amp_skipped"] = torch.ones((), device=self.device)
