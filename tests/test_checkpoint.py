@@ -191,8 +191,10 @@ def test_failed_write_leaves_previous_checkpoint_untouched(tmp_path, monkeypatch
 
         monkeypatch.setattr(ckpt, "st_save_file", half_write)
 
-    with pytest.raises((Boom, OSError)):
+    with pytest.raises((Boom, CheckpointError)) as err:
         save_checkpoint(path, {"step": 20, "w": torch.zeros(1000)})
+    if fail_at == "write":
+        assert "No space left on device" in str(err.value) and "untouched" in str(err.value)
     monkeypatch.undo()
 
     assert path.read_bytes() == before

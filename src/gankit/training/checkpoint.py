@@ -22,6 +22,7 @@ from safetensors.torch import save_file as st_save_file
 from gankit.registry import GankitError
 
 FORMAT = "gankit-checkpoint-1"
+TEMP_SUFFIX = ".tmp"
 _NAME = re.compile(r"^ckpt-(\d+)\.safetensors$")
 
 
@@ -68,22 +69,45 @@ def unflatten(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Atomically write ``state`` (any nesting of dicts, lists, tensors and JSON values)."""
+    """Atomically write ``state`` (any nesting of dicts, lists, tensors and JSON values).
+
+    A write that fails (a full disk, say) raises :class:`CheckpointError` and leaves the files
+    already in the folder as they were.
+    """
     tensors: dict[str, torch.Tensor] = {}
     skeleton = flatten(state, "s", tensors)
     meta = {"format": FORMAT, "state": json.dumps(skeleton)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    except OSError as e:
+        raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}") from None
     try:
         os.close(fd)
         st_save_file(tensors, tmp, metadata=meta)  # streams to disk: no in-memory copy
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise CheckpointError(
+            f"cannot write checkpoint {path}: {e.strerror or e}; the checkpoints already in "
+            f"{path.parent} are untouched"
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def remove_stale_temp_files(folder: Path) -> int:
+    """Delete half-written checkpoints left by a killed process; return how many."""
+    if not folder.is_dir():
+        return 0
+    stale = [p for p in folder.iterdir() if p.name.startswith(".") and p.suffix == TEMP_SUFFIX]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
 
 
 def _fsync_dir(folder: Path) -> None:

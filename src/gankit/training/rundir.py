@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.registry import GankitError
-from gankit.training.checkpoint import list_checkpoints
+from gankit.training.checkpoint import list_checkpoints, remove_stale_temp_files
 
 CONFIG_FILE = "config.yaml"
 CHECKPOINTS = "checkpoints"
@@ -81,6 +81,8 @@ def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
 def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     """Create ``run_dir`` after :func:`check_run_dir`; ``overwrite`` deletes the old run's files."""
     check_run_dir(run_dir, resume, overwrite)
+    if resume:  # a killed run may have left a half-written checkpoint behind
+        remove_stale_temp_files(run_dir / CHECKPOINTS)
     if overwrite and not resume and run_dir.is_dir():
         for name in RUN_FILES:
             p = run_dir / name
