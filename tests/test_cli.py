@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from gankit.cli import main
@@ -443,3 +445,70 @@ def test_resume_starts_from_the_runs_own_config(capsys, tmp_path):
     resumed = load_run(run)
     assert resumed.step == 8
     assert resumed.config.model.width == 16 and resumed.config.train.batch_size == 16
+
+
+# ----------------------------------------------------------------------------- random arguments
+
+_FLAGS = ["--steps", "--batch-size", "--seed", "--device", "--data", "--out", "--config",
+          "--resume", "--overwrite", "--no-progress", "--checkpoint-every", "--sample-every",
+          "-n", "--metrics", "--features", "--json", "--real", "--fake", "--help"]  # fmt: skip
+_WORDS = st.text(alphabet="abcdefgh0123456789_-=.:,", max_size=12)
+_TOKEN = st.one_of(
+    st.sampled_from(_FLAGS),
+    st.sampled_from(["gan", "dcgan", "wgan-gp", "ring8", "mnist", "-1", "0", "3", "1e9", "nan"]),
+    st.sampled_from(["train.steps=2", "steps=-3", "lr_g=0", "model.pack=3", "train.precision=x"]),
+    _WORDS,
+)
+_PAIR = st.tuples(  # a flag with a plausible value
+    st.sampled_from(["--steps", "--batch-size", "--seed", "--data", "--sample-every", "-n"]),
+    st.sampled_from(["1", "2", "64", "0", "-5", "ring8", "grid25", "x"]),
+).map(list)
+_ARGS = st.lists(st.one_of(_TOKEN.map(lambda t: [t]), _PAIR), max_size=5).map(
+    lambda parts: [t for p in parts for t in p]
+)
+_ARGV = st.one_of(
+    st.tuples(st.just("train"), st.sampled_from(["gan", "wgan-gp", "dcgan", "nope"]), _ARGS).map(
+        lambda t: [t[0], t[1], *t[2]]
+    ),
+    st.tuples(st.one_of(st.sampled_from(["sample", "evaluate", "list"]), _WORDS), _ARGS).map(
+        lambda t: [t[0], *t[1]]
+    ),
+)
+
+
+class _FakeTrainer:
+    """Stands in for training: the property is about parsing and validation, not training."""
+
+    def __init__(self, cfg, run_dir, resume=False, overwrite=False):
+        from gankit.training.distributed import Distributed
+
+        self.cfg, self.run_dir, self.dist = cfg, Path(run_dir), Distributed("cpu")
+
+    def fit(self):
+        from gankit.training import TrainResult
+
+        return TrainResult(self.run_dir, self.cfg.train.steps, False, {})
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_ARGV)
+def test_random_arguments_succeed_or_fail_with_a_clean_message(argv):
+    """Any argument list ends in a result or one clean error, never a traceback."""
+    import contextlib
+    import io
+    from unittest import mock
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        mock.patch("gankit.training.Trainer", _FakeTrainer),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        try:
+            code = main(argv)
+        except SystemExit as e:  # argparse: usage errors and --help
+            code = e.code
+    assert code in (0, 2), (argv, code, err.getvalue())
+    if code == 2:
+        assert "error" in err.getvalue() or "usage" in err.getvalue()
+    assert "Traceback" not in err.getvalue()
