@@ -300,6 +300,19 @@ def test_image_folder_skips_unreadable_files_and_counts_them(tmp_path, make_imag
     assert "skipped 4 of 6 image files" in text
 
 
+def test_image_folder_skips_decompression_bombs(tmp_path, make_image, monkeypatch):
+    """Images over Pillow's pixel limit are skipped and counted, never decoded. The limit is
+    lowered so the test needs no giant file; a real bomb trips the same check."""
+    root = tmp_path / "bombs"
+    make_image(root / "small.png", (1, 2, 3), size=(8, 8))
+    make_image(root / "huge.png", (4, 5, 6), size=(40, 40))  # 1,600 px: over 2 × 500
+    make_image(root / "big.png", (7, 8, 9), size=(24, 24))  # 576 px: over the 500 px warning
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)
+    ds = load_image_folder(root, DataConfig(resolution=8))
+    assert len(ds) == 1 and ds.skipped == 2
+    assert tuple(ds.x[0, :, 0, 0].tolist()) == (1, 2, 3)
+
+
 def test_image_folder_where_nothing_is_readable(tmp_path):
     root = tmp_path / "bad"
     root.mkdir()

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from gankit.api import build_config, load_run
+from gankit.registry import GankitError
 from gankit.training import Trainer
 from gankit.training import checkpoint as ckpt
 from gankit.training.checkpoint import list_checkpoints, load_checkpoint
@@ -124,3 +125,28 @@ def test_full_disk_keeps_the_last_good_checkpoint_and_says_so(tmp_path, monkeypa
     assert list_checkpoints(run / "checkpoints")[-1] == good and good.read_bytes() == before
     assert not [p for p in (run / "checkpoints").iterdir() if p.suffix == ".tmp"]
     assert Trainer(config(9), run, resume=True).fit().step == 9  # space freed: it goes on
+
+
+@pytest.mark.parametrize(
+    "link", ["samples", "metrics.jsonl", "checkpoints/ckpt-00000099.safetensors"]
+)
+def test_links_out_of_the_run_folder_are_refused(tmp_path, link):
+    run, outside = tmp_path / "run", tmp_path / "outside"
+    Trainer(config(3), run).fit()
+    outside.mkdir()
+    target = run / link
+    if target.is_dir():
+        import shutil
+
+        shutil.rmtree(target)
+    else:
+        target.unlink(missing_ok=True)
+    target.symlink_to(outside, target_is_directory=True)
+    for resume, overwrite in ((True, False), (False, True)):
+        with pytest.raises(GankitError, match="symbolic links.*" + link.split("/")[0]):
+            Trainer(config(6), run, resume=resume, overwrite=overwrite)
+    with pytest.raises(GankitError, match="symbolic links"):
+        load_run(tmp_path / "run" / "checkpoints" / "ckpt-00000003.safetensors").evaluate(
+            "fid", n=10, features="raw"
+        )
+    assert list(outside.iterdir()) == []  # nothing was written through the link

@@ -31,6 +31,7 @@ from gankit.training.rundir import (
     CONFIG_FILE,
     EVAL_DIR,
     default_run_dir,
+    refuse_links,
     write_json_atomic,
 )
 from gankit.viz import image_grid, scatter_plot, to_uint8
@@ -198,6 +199,7 @@ class Run:
             **scores,
         }
         if save:
+            refuse_links(self.path)
             write_json_atomic(self.path / EVAL_DIR / f"step-{self.step:08d}.json", result)
         return result
 

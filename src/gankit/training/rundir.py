@@ -51,6 +51,18 @@ def newest_run(model: str, data: str, root: Path = Path("runs")) -> Path | None:
     return max(runs, key=lambda p: p.name) if runs else None
 
 
+def refuse_links(run_dir: Path) -> None:
+    """Refuse a run folder holding symbolic links: gankit writes there, and a write through a
+    link would land outside the folder the user chose."""
+    links = [p for p in run_dir.rglob("*") if p.is_symlink()] if run_dir.is_dir() else []
+    if links:
+        names = ", ".join(str(p.relative_to(run_dir)) for p in links[:3])
+        raise GankitError(
+            f"run directory {run_dir} holds symbolic links ({names}); gankit writes only inside "
+            "the run folder, so remove them or pick another --out"
+        )
+
+
 def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     """Refuse a non-empty ``run_dir`` unless resuming or overwriting; changes nothing on disk.
 
@@ -62,6 +74,8 @@ def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise GankitError(f"run directory {run_dir} exists and is not a folder")
     has_files = run_dir.is_dir() and any(run_dir.iterdir())
+    if has_files and (resume or overwrite):
+        refuse_links(run_dir)
     if resume:
         if not list_checkpoints(run_dir / CHECKPOINTS):
             raise GankitError(f"nothing to resume: no checkpoint in {run_dir / CHECKPOINTS}")
