@@ -81,12 +81,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--section", default="stacked-mnist")
     p.add_argument("--doc", type=Path, help="replace the section of this markdown file")
     p.add_argument("--json", type=Path, help="write per-seed results here")
+    p.add_argument(
+        "--from-json",
+        type=Path,
+        help="render the table from results an earlier run wrote with --json (same other flags)",
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     results: dict[str, list[dict[str, Any]]] = {}
     t0 = time.perf_counter()
-    for recipe in args.models:
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+        t0 -= sum(r["seconds"] for runs in results.values() for r in runs)
+    for recipe in [] if args.from_json else args.models:
         results[recipe] = []
         for seed in range(args.seeds):
             r = run_one(recipe, seed, args.steps, args.width, args.out, args.n_eval)
