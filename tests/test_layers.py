@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 
 import pytest
@@ -11,12 +10,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from gankit.nets import DCGANDiscriminator, MLPDiscriminator
-from gankit.nets.layers import (
-    MinibatchStd,
-    can_separate_batches,
-    separate_batches,
-    with_spectral_norm,
-)
+from gankit.nets.layers import MinibatchStd, with_spectral_norm
 
 # ----------------------------------------------------------------------------- MinibatchStd
 
@@ -145,32 +139,3 @@ def test_discriminators_with_spectral_norm(make):
 def test_discriminators_without_spectral_norm_are_plain():
     d = MLPDiscriminator((2,), width=8, depth=2)
     assert not any(parametrize.is_parametrized(m) for m in d.modules())
-
-
-# ----------------------------------------------------------------------------- separate batches
-
-
-@pytest.mark.parametrize("mbstd", [False, True])
-def test_one_pass_over_two_batches_equals_two_passes(mbstd):
-    """DCGAN D with batch norm (and minibatch-std): logits, input gradients and running stats."""
-    torch.manual_seed(0)
-    d_two = DCGANDiscriminator(1, 28, width=8, mbstd=mbstd).double()
-    d_one = copy.deepcopy(d_two)
-    assert can_separate_batches(d_one)
-    real, fake = torch.randn(6, 1, 28, 28).double(), torch.randn(6, 1, 28, 28).double()
-    fake.requires_grad_(True)
-    two = torch.cat([d_two(real), d_two(fake)])
-    (g_two,) = torch.autograd.grad(two.sum(), fake)
-    with separate_batches(d_one, 2):
-        one = d_one(torch.cat([real, fake]))
-    (g_one,) = torch.autograd.grad(one.sum(), fake)
-    assert torch.allclose(one, two, atol=1e-12) and torch.allclose(g_one, g_two, atol=1e-12)
-    for a, b in zip(d_one.buffers(), d_two.buffers(), strict=True):
-        assert torch.allclose(a.double(), b.double(), atol=1e-12)
-    # ... and back to one batch afterwards: the joint statistics differ from the split ones
-    assert not torch.allclose(d_one(torch.cat([real, fake])), one)
-
-
-def test_a_foreign_batchnorm_layer_cannot_be_separated():
-    assert not can_separate_batches(nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)))
-    assert can_separate_batches(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()))

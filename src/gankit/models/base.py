@@ -138,4 +138,8 @@ def adam(params, lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer
         return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
 
 
+def has_batchnorm(net: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+
+
 MODELS: Registry[type[GANModel]] = Registry("model")

@@ -18,10 +18,10 @@ from gankit.models.base import (
     GANModel,
     Phase,
     StepContext,
+    has_batchnorm,
     make_optimizer,
 )
 from gankit.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
-from gankit.nets.layers import can_separate_batches, separate_batches
 from gankit.penalties import gradient_penalty, r1_penalty
 from gankit.registry import GankitError
 
@@ -57,9 +57,8 @@ class GAN(GANModel):
         if self.policy and data.kind != "image":
             raise GankitError("model.diffaugment needs image data")
         self._fake: tuple[torch.Tensor, int] | None = None
-        # One D pass over real+fake, with batch statistics kept per half, is the same math as
-        # two passes (for gankit's networks; a foreign batch-norm layer forces two).
-        self._joint_d_pass = can_separate_batches(self.nets["D"])
+        # Without batch norm or minibatch-std, one D pass over real+fake is the same math.
+        self._joint_d_pass = not has_batchnorm(self.nets["D"]) and not m.mbstd
 
     # ------------------------------------------------------------ networks and optimisers
 
@@ -156,9 +155,8 @@ class GAN(GANModel):
             with torch.no_grad():
                 fake = self.nets["G"](z)
         if self._joint_d_pass:
-            with separate_batches(self.nets["D"], 2):
-                real_logits, fake_logits = self.discriminate(torch.cat([real, fake])).chunk(2)
-        else:
+            real_logits, fake_logits = self.discriminate(torch.cat([real, fake])).chunk(2)
+        else:  # batch norm and minibatch-std must see real and fake batches separately
             real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)
         loss = self.objective.d(real_logits, fake_logits)
         stats = {"d_loss": loss.detach()}

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from gankit.nets.init import dcgan_init
-from gankit.nets.layers import BatchNorm2d, MinibatchStd, with_spectral_norm
+from gankit.nets.layers import MinibatchStd, with_spectral_norm
 from gankit.registry import GankitError
 
 
@@ -79,7 +79,7 @@ class DCGANDiscriminator(nn.Module):
         for _ in range(n - 1):
             layers += [
                 nn.Conv2d(c, c * 2, 4, 2, 1, bias=not batchnorm),
-                BatchNorm2d(c * 2) if batchnorm else nn.Identity(),
+                nn.BatchNorm2d(c * 2) if batchnorm else nn.Identity(),
                 nn.LeakyReLU(0.2, True),
             ]
             c *= 2
