@@ -316,9 +316,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="width 16, 3 steps each: checks only")
     ap.add_argument("--md", type=Path, help="also write the markdown table here")
     ap.add_argument("--json", type=Path, help="also write all numbers here")
-    ap.add_argument(
-        "--doc", type=Path, help="replace the 'throughput' section of this markdown file"
-    )
+    ap.add_argument("--doc", type=Path, help="replace --section of this markdown file")
+    ap.add_argument("--section", default="throughput", help="section name in --doc")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -350,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.path.insert(0, str(Path(__file__).parent))
         from doc_section import write_section
 
-        write_section(args.doc, "throughput", table)
+        write_section(args.doc, args.section, table)
     if args.json:
         args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1, ensure_ascii=False))
 
