@@ -55,6 +55,14 @@ def _sample_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, required=True, help="FILE.png (grid/scatter), FILE.npz, or a folder"
     )
+    p.add_argument(
+        "--label",
+        help="conditional runs: a class (index or name) or a comma-separated list; "
+        "-n samples of each, one grid row per class",
+    )
+    p.add_argument(
+        "--per-class", type=int, help="conditional runs: K samples of every class (a row each)"
+    )
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     return p
 
@@ -155,9 +163,20 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
     if a.n < 1:
         raise GankitError(f"-n must be at least 1, got {a.n}")
+    from gankit.labels import parse_label_list
+
+    if a.per_class is not None and a.per_class < 1:
+        raise GankitError(f"--per-class must be at least 1, got {a.per_class}")
     run = load_run(a.run, device=a.device)
-    out = run.save_samples(a.out, a.n, a.seed)
-    print(f"wrote {a.n} samples from {run.checkpoint} (step {run.step}) to {out}")
+    labels = parse_label_list(a.label) if a.label is not None else None
+    per_class = a.per_class if a.per_class is not None else (a.n if labels else None)
+    out = run.save_samples(a.out, a.n, a.seed, labels, per_class)
+    if per_class is None:
+        what = f"{a.n} samples"
+    else:
+        k = len(run.labels(labels)) if labels else len(run.classes)
+        what = f"{per_class} samples of each of {k} class{'es' if k != 1 else ''}"
+    print(f"wrote {what} from {run.checkpoint} (step {run.step}) to {out}")
     return 0
 
 

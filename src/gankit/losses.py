@@ -78,6 +78,24 @@ def relativistic_g(fake: torch.Tensor, real: torch.Tensor | None) -> torch.Tenso
     return F.softplus(-(fake - real.mean())).mean() + F.softplus(real - fake.mean()).mean()
 
 
+# ---------------------------------------------------------------- class terms
+
+
+def acgan_d(
+    real_classes: torch.Tensor,
+    y_real: torch.Tensor,
+    fake_classes: torch.Tensor,
+    y_fake: torch.Tensor,
+) -> torch.Tensor:
+    """AC-GAN (Odena et al. 2017), D's L_C: −log P(c = y | x) on real plus on fake samples."""
+    return F.cross_entropy(real_classes, y_real) + F.cross_entropy(fake_classes, y_fake)
+
+
+def acgan_g(fake_classes: torch.Tensor, y_fake: torch.Tensor) -> torch.Tensor:
+    """AC-GAN, G's L_C: fakes should be classified as the class they were made for."""
+    return F.cross_entropy(fake_classes, y_fake)
+
+
 G_LOSSES = {"nonsaturating": g_loss_nonsaturating, "saturating": g_loss_saturating}
 
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from gankit.config import Config
-from gankit.registry import Registry
+from gankit.registry import GankitError, Registry
 
 
 class Batch(NamedTuple):
@@ -107,9 +107,23 @@ class GANModel(nn.Module):
     def generator(self) -> nn.Module:
         return self.nets[self.generator_key]
 
-    def generate(self, z: torch.Tensor, generator: nn.Module | None = None) -> torch.Tensor:
-        """Samples for noise ``z`` (in data space: images in [-1, 1])."""
-        return (generator or self.generator)(z)
+    #: Classes a conditional model generates (0: unconditional).
+    num_classes: int = 0
+
+    def generate(
+        self,
+        z: torch.Tensor,
+        generator: nn.Module | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Samples for noise ``z`` (in data space: images in [-1, 1]); ``labels`` pick their
+        classes in a conditional model (default: cycling through the classes)."""
+        g = generator or self.generator
+        if labels is None:
+            return g(z)
+        if not self.num_classes:
+            raise GankitError(f"{self.name} is not a conditional model: it takes no labels")
+        return g(z, labels)
 
 
 def make_optimizer(

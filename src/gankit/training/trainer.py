@@ -99,7 +99,7 @@ class Trainer:
         if self.dataset.skipped:
             log.warning("%d unreadable files were skipped", self.dataset.skipped)
         self.dataset.to(self.device)
-        info = DataInfo(self.dataset.kind, self.dataset.sample_shape)
+        info = DataInfo(self.dataset.kind, self.dataset.sample_shape, self.dataset.info())
         self.model = build_model(cfg, info).to(self.device)
         self.optimizers = self.model.optimizers()
         self.phases = self.model.phases()
