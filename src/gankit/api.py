@@ -210,6 +210,21 @@ class Run:
             raise GankitError(f"--out must end in .png or .npz, or be a folder; got {out}")
         return out
 
+    @torch.no_grad()
+    def classify(self, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+        """Class probabilities (N×K, CPU) of images (uint8, or float in [-1, 1]) from the run's
+        classifier (an ssgan's discriminator); class names are in ``data['classes']``."""
+        want = tuple(self.data["shape"])
+        if tuple(x.shape[1:]) != want:
+            raise GankitError(
+                f"the classifier takes {'×'.join(map(str, want))} samples, got "
+                f"{'×'.join(map(str, x.shape[1:]))}; resize them (data.resolution, data.channels)"
+            )
+        x = x.float().div(127.5).sub(1.0) if x.dtype == torch.uint8 else x.float()
+        self.model.eval()
+        out = [self.model.classify(c.to(self.device)).softmax(1).cpu() for c in x.split(batch_size)]
+        return torch.cat(out)
+
     def real_samples(self, n: int, seed: int = 0) -> torch.Tensor:
         """Up to ``n`` training samples (a seeded random subset when the data holds more)."""
         x = load_dataset(self.config.data, self.config.train.seed).x

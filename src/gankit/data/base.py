@@ -32,6 +32,7 @@ class Dataset:
     modes: np.ndarray | None = None  # toy mixtures: mode centres, for mode-coverage metrics
     mode_std: float | None = None
     skipped: int = 0  # unreadable files skipped while loading
+    files: list[str] | None = None  # image folders: each row's path under the folder
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -61,7 +62,8 @@ class Dataset:
         """The rows ``idx`` (labels kept), e.g. one side of a held-out split."""
         t = torch.as_tensor(idx, dtype=torch.long)
         y = self.y[t] if self.y is not None else None
-        return dataclasses.replace(self, x=self.x[t], y=y)
+        files = [self.files[i] for i in t.tolist()] if self.files is not None else None
+        return dataclasses.replace(self, x=self.x[t], y=y, files=files)
 
     def info(self) -> dict:
         """JSON-friendly description, stored with checkpoints so a run can be sampled alone."""

@@ -140,7 +140,8 @@ def load_image_folder(root: Path, cfg: DataConfig) -> Dataset:
         log.warning("skipped %d of %d image files in %s", skipped, len(files), root)
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     y, classes = folder_labels(root, loaded)
-    return Dataset(str(root), x, "image", y=y, classes=classes, skipped=skipped)
+    files = [str(p.relative_to(root)) for p in loaded]
+    return Dataset(str(root), x, "image", y=y, classes=classes, skipped=skipped, files=files)
 
 
 def folder_labels(root: Path, files: list[Path]) -> tuple[torch.Tensor | None, list[str] | None]:

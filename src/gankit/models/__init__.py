@@ -7,6 +7,7 @@ from gankit.models import (  # noqa: F401  (register)
     lsgan,
     ragan,
     sngan,
+    ssgan,
     wgan,
     wgan_gp,
 )

@@ -95,6 +95,14 @@ class GANModel(nn.Module):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
 
+    def bind_data(self, dataset: Any) -> None:
+        """Called by the trainer with its :class:`gankit.data.Dataset` before training, for
+        variants that draw from it beyond the trainer's batches (SSGAN's labelled subset)."""
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits for samples ``x``, for variants whose discriminator is a classifier."""
+        raise GankitError(f"{self.name} has no classifier; train an ssgan to classify")
+
     def noise(
         self, n: int, device: torch.device | str, generator: torch.Generator | None = None
     ) -> torch.Tensor:

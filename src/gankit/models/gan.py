@@ -204,14 +204,17 @@ class GAN(GANModel):
         stats.update(self._output_stats(real_out.logits.detach(), fake_out.logits.detach()))
         return loss, stats
 
-    def g_step(self, batch: Batch | None, ctx: StepContext):
+    def fakes_for_g(self, ctx: StepContext) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The last D step's fakes (with G's graph) when made this step, else a fresh batch."""
         cached, self._fake = self._fake, None
         if cached is not None and cached[2] == ctx.step:
-            fake, y_fake = cached[0], cached[1]
-        else:
-            n, device = self.cfg.train.batch_size, self._device()
-            y_fake = self.fake_labels(n, None)
-            fake = self.generate(self.noise(n, device), labels=y_fake)
+            return cached[0], cached[1]
+        n, device = self.cfg.train.batch_size, self._device()
+        y_fake = self.fake_labels(n, None)
+        return self.generate(self.noise(n, device), labels=y_fake), y_fake
+
+    def g_step(self, batch: Batch | None, ctx: StepContext):
+        fake, y_fake = self.fakes_for_g(ctx)
         fake_out = self.d_out(fake, y_fake)
         real_logits = None
         if self.objective.needs_real_in_g:
@@ -255,6 +258,5 @@ class GAN(GANModel):
 
 def _halves(out: DOut) -> tuple[DOut, DOut]:
     """Split a joint real+fake answer into its real and fake halves."""
-    logits = out.logits.chunk(2)
-    classes = out.classes.chunk(2) if out.classes is not None else (None, None)
-    return DOut(logits[0], classes[0]), DOut(logits[1], classes[1])
+    parts = [t.chunk(2) if t is not None else (None, None) for t in out]
+    return DOut(*(p[0] for p in parts)), DOut(*(p[1] for p in parts))

@@ -55,11 +55,13 @@ def cycling_labels(n: int, k: int, device: torch.device | str = "cpu") -> torch.
 
 
 class DOut(NamedTuple):
-    """A discriminator's answer: adversarial logits (one per packed group), and class logits
-    (AC-GAN: one row of K per sample) when it has a classifier head."""
+    """A discriminator's answer: adversarial logits (one per packed group); class logits
+    (one row of K per sample) when it has a classifier head (AC-GAN, SSGAN); and the features
+    under its head when a loss needs them (feature matching)."""
 
     logits: torch.Tensor
     classes: torch.Tensor | None = None
+    features: torch.Tensor | None = None
 
 
 class ConditionalDiscriminator(nn.Module):

@@ -101,6 +101,7 @@ class Trainer:
         self.dataset.to(self.device)
         info = DataInfo(self.dataset.kind, self.dataset.sample_shape, self.dataset.info())
         self.model = build_model(cfg, info).to(self.device)
+        self.model.bind_data(self.dataset)
         self.optimizers = self.model.optimizers()
         self.phases = self.model.phases()
         for p in self.phases:
