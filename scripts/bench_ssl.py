@@ -82,10 +82,18 @@ def run_seed(seed: int, steps: int, out: Path, synthetic: dict[int, tuple]) -> d
     return r
 
 
-def synthetic_sets(steps: int, per_class: list[int], out: Path) -> dict[int, tuple]:
-    """N synthetic digits per class from a cgan trained on the training split (seed 0)."""
+def synthetic_sets(
+    steps: int, per_class: list[int], out: Path, reuse: bool = False
+) -> dict[int, tuple]:
+    """N synthetic digits per class from a cgan trained on the training split (seed 0);
+    ``reuse``: load the one an earlier run of this script left in ``out`` instead."""
     if steps == 0:
         return {}
+    if reuse:
+        run = gankit.load_run(out / "cgan-train-split")
+        if run.step != steps or run.config.data.split != "train":
+            raise SystemExit(f"{run.path} is not a {steps}-step cgan on the training split")
+        return {n: run.sample_classes(n, seed=1) for n in per_class}
     run = gankit.train(
         "cgan", "mnist", out / "cgan-train-split",
         overrides=["data.split=train", "model.conditioning=acgan", "model.width=32",
@@ -123,6 +131,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=600, help="ssgan (and baseline) steps")
     p.add_argument("--cgan-steps", type=int, default=1500, help="0: skip augmentation")
     p.add_argument("--per-class", type=int, nargs="+", default=[100, 400])
+    p.add_argument(
+        "--reuse-cgan", action="store_true", help="load the cgan an earlier run left in --out"
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     p.add_argument("--out", type=Path, default=Path("runs/bench-ssl"))
     p.add_argument("--section", default="ssl-mnist")
@@ -132,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    synthetic = synthetic_sets(args.cgan_steps, args.per_class, args.out)
+    synthetic = synthetic_sets(args.cgan_steps, args.per_class, args.out, args.reuse_cgan)
     results = []
     for seed in range(args.seeds):
         r = run_seed(seed, args.steps, args.out, synthetic)

@@ -80,7 +80,13 @@ class CGAN(GAN):
             return real
         return torch.randint(self._classes, (n,), device=self._device())
 
-    def class_losses(self, real: DOut | None, fake: DOut, y_real, y_fake):
+    def class_losses(
+        self,
+        real: DOut | None,
+        fake: DOut,
+        y_real: torch.Tensor | None,
+        y_fake: torch.Tensor | None,
+    ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         if fake.classes is None:
             return None, {}
         w = self.cfg.model.aux_weight

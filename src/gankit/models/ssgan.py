@@ -13,8 +13,9 @@ import torch
 from torch import nn
 
 from gankit.augment import diff_augment
+from gankit.data import Dataset
 from gankit.losses import feature_matching
-from gankit.models.base import MODELS, Batch, StepContext
+from gankit.models.base import MODELS, Batch, Phase, StepContext
 from gankit.models.cgan import data_classes
 from gankit.models.gan import GAN
 from gankit.nets.classifier import FeatureClassifier
@@ -51,7 +52,7 @@ class SSGAN(GAN):
         nets = self.base_networks(self.cfg.model.z_dim)
         return {"G": nets["G"], "D": FeatureClassifier(nets["D"], self._classes)}
 
-    def bind_data(self, dataset) -> None:
+    def bind_data(self, dataset: Dataset) -> None:
         """Keep the labelled rows, for a labelled batch in every D step."""
         labelled = torch.nonzero(dataset.y >= 0).flatten() if dataset.y is not None else None
         if labelled is None or len(labelled) == 0:
@@ -65,7 +66,13 @@ class SSGAN(GAN):
         h, logits = self.nets["D"](x)
         return DOut(torch.logsumexp(logits, 1), logits, h)
 
-    def class_losses(self, real, fake, y_real, y_fake):
+    def class_losses(
+        self,
+        real: DOut | None,
+        fake: DOut,
+        y_real: torch.Tensor | None,
+        y_fake: torch.Tensor | None,
+    ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """The supervised term: cross-entropy on a random batch of the labelled subset."""
         if real is None or self._labelled is None:
             return None, {}
@@ -87,7 +94,7 @@ class SSGAN(GAN):
         loss = feature_matching(real_features, self.d_out(fake).features)
         return loss, {"g_loss": loss.detach()}
 
-    def phases(self):
+    def phases(self) -> list[Phase]:
         phases = super().phases()
         for p in phases:
             if p.name == "G":
