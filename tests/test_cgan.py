@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_resume_bit_identical
 
 from gankit.api import build_config, load_run
 from gankit.data.toy import ring_centres
@@ -221,3 +222,11 @@ def test_unconditional_generate_refuses_labels():
     m = MODELS.get("gan")(cfg, DataInfo("vector", (2,)))
     with pytest.raises(GankitError, match="not a conditional model"):
         m.generate(torch.randn(2, cfg.model.z_dim), labels=torch.tensor([0, 1]))
+
+
+def test_resume_is_bit_identical(tmp_path):
+    assert_resume_bit_identical(
+        tmp_path, "cgan", "digits",
+        [*QUIET, "model.conditioning=acgan", "model.width=4", "model.z_dim=4",
+         "train.batch_size=8", "train.ema_beta=0.9", "optim.d_steps=2"],
+    )  # fmt: skip

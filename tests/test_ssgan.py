@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from helpers import assert_resume_bit_identical
 
 from gankit.api import build_config, load_run
 from gankit.losses import feature_matching, ssl_d_unsupervised
@@ -74,3 +75,10 @@ def test_ssgan_refuses_what_it_cannot_do(tmp_path):
     Trainer(run_cfg, tmp_path / "g").fit()
     with pytest.raises(GankitError, match="no classifier"):
         load_run(tmp_path / "g").classify(torch.zeros(1, 2))
+
+
+def test_resume_is_bit_identical(tmp_path):
+    assert_resume_bit_identical(
+        tmp_path, "ssgan", "digits",
+        [*QUIET, "train.batch_size=8", "data.labels_per_class=3", "train.ema_beta=0.9"],
+    )  # fmt: skip
