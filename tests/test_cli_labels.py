@@ -120,3 +120,13 @@ def test_classify_prints_csv_writes_json_and_scores_labelled_images(
     assert [p["class"] for p in result["predictions"]] == [str(int(k)) for k in probs.argmax(1)]
     code, _, err = run_cli(capsys, "classify", cgan_run, tmp_path / "imgs")
     assert code == 2 and "no classifier" in err
+
+
+def test_train_labels_per_class_flag_sets_the_labelled_subset(tmp_path, capsys):
+    out = tmp_path / "r"
+    args = ["train", "ssgan", "--data", "digits", "--steps", "1", "--out", out, *TINY]
+    code, _, _ = run_cli(capsys, *args, "--labels-per-class", "3", "data.split=all")
+    assert code == 0
+    assert load_run(out).config.data.labels_per_class == 3
+    code, _, err = run_cli(capsys, *args, "--labels-per-class", "-1", "--overwrite")
+    assert code == 2 and "data.labels_per_class must be ≥ 0" in err

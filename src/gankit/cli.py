@@ -35,6 +35,12 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="generator steps")
     p.add_argument("--batch-size", type=int, help="batch size")
     p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument(
+        "--labels-per-class",
+        type=int,
+        help="keep N labels per class (balanced, seeded by data.label_seed), hide the rest "
+        "(data.labels_per_class; ssgan)",
+    )
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--out", type=Path, help="run folder (default runs/MODEL-DATA-TIME)")
     p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
@@ -173,6 +179,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     cfg = merge(cfg, {"train": {k: v for k, v in flags.items() if v is not None}})
     if a.no_progress:
         cfg = merge(cfg, {"train": {"progress": False}})
+    if a.labels_per_class is not None:
+        cfg = merge(cfg, {"data": {"labels_per_class": a.labels_per_class}})
     if a.overrides:
         cfg = merge(cfg, parse_overrides(a.overrides))
     out = out or default_run_dir(cfg.model.name, cfg.data.name)

@@ -36,7 +36,10 @@ def data_classes(data_extra: dict, wanted: int, model: str) -> int:
     return wanted or len(classes)
 
 
-@MODELS.register("cgan", "conditional GAN: label-conditioned G and D (concat/projection/acgan)")
+@MODELS.register(
+    "cgan",
+    "conditional GAN (2014): labels into G and D; D by concat, projection (2018) or AC-GAN (2017)",
+)
 class CGAN(GAN):
     name = "cgan"
     defaults = {
