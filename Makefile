@@ -38,6 +38,8 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_throughput.py --doc docs/benchmarks.md
 	$(BIN)/python scripts/bench_modes.py --doc docs/benchmarks.md
+	$(BIN)/python scripts/bench_conditional.py --doc docs/benchmarks.md
+	$(BIN)/python scripts/bench_ssl.py --doc docs/benchmarks.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts

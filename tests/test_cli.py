@@ -72,7 +72,7 @@ def test_python_m_gankit_help():
     )
     assert r.returncode == 0, r.stderr
     assert "usage: gankit" in r.stdout
-    for cmd in ("train", "sample", "evaluate", "list"):
+    for cmd in ("train", "sample", "evaluate", "classify", "augment", "list"):
         assert cmd in r.stdout
 
 
@@ -102,7 +102,7 @@ def test_unknown_command_suggests(capsys):
     code, _, err = run_cli(capsys, "trian")
     assert code == 2
     assert "unknown command 'trian' (did you mean 'train'?)" in err
-    assert "valid: evaluate, list, sample, train" in err
+    assert "valid: augment, classify, evaluate, list, sample, train" in err
 
 
 def test_list_shows_models_and_datasets(capsys):
@@ -112,7 +112,9 @@ def test_list_shows_models_and_datasets(capsys):
     models, datasets = lines.index("models:"), lines.index("datasets:")
     model_names = [l.split()[0] for l in lines[models + 1 : datasets]]
     data_names = [l.split()[0] for l in lines[datasets + 1 :] if not l.strip().startswith("(")]
-    assert model_names == ["dcgan", "gan", "lsgan", "ragan", "sngan", "wgan", "wgan-gp"]
+    assert model_names == [
+        "cgan", "dcgan", "gan", "lsgan", "ragan", "sngan", "ssgan", "wgan", "wgan-gp"
+    ]  # fmt: skip
     assert data_names == ["digits", "grid25", "mnist", "ring8", "stacked-mnist"]
     assert "DCGAN" in out and "8 Gaussians" in out
     assert ".npy/.npz" in out
@@ -127,7 +129,7 @@ def test_list_config_lists_every_key(capsys):
 
 
 def test_command_help(capsys):
-    for cmd in ("train", "sample", "evaluate", "list"):
+    for cmd in ("train", "sample", "evaluate", "classify", "augment", "list"):
         code, out, _ = run_cli(capsys, cmd, "--help")
         assert code == 0 and f"usage: gankit {cmd}" in out
 
@@ -139,7 +141,7 @@ def test_unknown_model_lists_valid_models(capsys, tmp_path):
     code, out, err = run_cli(capsys, "train", "dcgna", "--out", tmp_path / "r")
     assert code == 2
     assert err.startswith("gankit: error: unknown model 'dcgna' (did you mean 'dcgan'?)")
-    assert "valid: dcgan, gan" in err
+    assert "valid: cgan, dcgan, gan" in err
     assert "Traceback" not in err and not (tmp_path / "r").exists()
 
 

@@ -97,7 +97,12 @@ def test_digits_shape_dtype_range_and_labels():
     assert ds.x.min().item() == 0 and ds.x.max().item() == 255
     assert ds.y.shape == (1797,) and set(ds.y.tolist()) == set(range(10))
     assert ds.skipped == 0 and ds.modes is None
-    assert ds.info() == {"name": "digits", "kind": "image", "shape": [1, 8, 8]}
+    assert ds.info() == {
+        "name": "digits",
+        "kind": "image",
+        "shape": [1, 8, 8],
+        "classes": [str(i) for i in range(10)],
+    }
 
 
 def test_digits_resolution_and_channels_conversion():

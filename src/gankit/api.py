@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 
 from gankit.config import Config, load_yaml, merge, parse_overrides
 from gankit.data import load_dataset
+from gankit.labels import LabelSpec, resolve_labels
 from gankit.metrics.evaluate import MetricOptions, evaluate_samples
 from gankit.metrics.features import default_features
 from gankit.metrics.modes import ModeReport, mode_report
@@ -34,7 +34,7 @@ from gankit.training.rundir import (
     refuse_links,
     write_json_atomic,
 )
-from gankit.viz import image_grid, scatter_plot, to_uint8
+from gankit.viz import image_grid, scatter_plot, write_npz, write_png_folder
 
 
 def build_config(
@@ -109,29 +109,91 @@ class Run:
     def device(self) -> torch.device:
         return next(self.generator.parameters()).device
 
+    @property
+    def classes(self) -> list[str]:
+        """Class names of a conditional run ([] when it is unconditional)."""
+        return list(self.data.get("classes") or []) if self.model.num_classes else []
+
+    def labels(self, spec: LabelSpec) -> torch.Tensor:
+        """Class indices for ``spec`` (indices or class names), checked against the run."""
+        if not self.classes:
+            raise GankitError(
+                f"{self.path} is not a conditional run ({self.config.model.name}): it takes no "
+                "labels; train a cgan for labelled samples"
+            )
+        return resolve_labels(spec, self.classes)
+
     @torch.no_grad()
-    def sample(self, n: int = 64, seed: int | None = 0, batch_size: int = 1000) -> torch.Tensor:
-        """``n`` samples on the CPU (images in [-1, 1], N×C×H×W; vectors N×D). Seeded: same output."""
+    def sample(
+        self,
+        n: int = 64,
+        seed: int | None = 0,
+        batch_size: int = 1000,
+        labels: LabelSpec | None = None,
+    ) -> torch.Tensor:
+        """``n`` samples on the CPU (images in [-1, 1], N×C×H×W; vectors N×D). Seeded: same output.
+
+        ``labels`` (conditional runs): one class for all ``n`` (index or name), or one per sample.
+        Without them a conditional run cycles through its classes.
+        """
+        y = None
+        if labels is not None:
+            y = self.labels(labels)
+            if len(y) == 1:
+                y = y.expand(n)
+            elif len(y) != n:
+                raise GankitError(f"got {len(y)} labels for {n} samples: give one, or one each")
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z = torch.randn(n, self.config.model.z_dim, generator=gen)
-        out = [
-            self.model.generate(chunk.to(self.device), self.generator).cpu()
-            for chunk in z.split(batch_size)
-        ]
+        out = []
+        for i, chunk in enumerate(z.split(batch_size)):
+            yc = (
+                y[i * batch_size : i * batch_size + len(chunk)].to(self.device)
+                if y is not None
+                else None
+            )
+            out.append(self.model.generate(chunk.to(self.device), self.generator, yc).cpu())
         return torch.cat(out)
 
-    def save_samples(self, out: str | Path, n: int = 64, seed: int | None = 0) -> Path:
-        """Write samples as a ``.png`` (grid, or scatter for points), an ``.npz``, or a folder of PNGs."""
+    def sample_classes(
+        self, per_class: int, classes: LabelSpec | None = None, seed: int | None = 0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``per_class`` samples of each class in ``classes`` (default: all), grouped by class:
+        (samples, their labels)."""
+        if per_class < 1:
+            raise GankitError(f"samples per class must be at least 1, got {per_class}")
+        wanted = self.labels(range(len(self.classes)) if classes is None else classes)
+        y = wanted.repeat_interleave(per_class)
+        return self.sample(len(y), seed, labels=y), y
+
+    def save_samples(
+        self,
+        out: str | Path,
+        n: int = 64,
+        seed: int | None = 0,
+        labels: LabelSpec | None = None,
+        per_class: int | None = None,
+        folder_format: str | None = None,
+    ) -> Path:
+        """Write samples as a ``.png`` (grid, or scatter for points), an ``.npz``, or a folder of PNGs.
+
+        With ``labels`` (a list: ``n`` of each) or ``per_class`` (that many of every class), the
+        grid has one row per class, the ``.npz`` holds labels ``y`` and the folder one
+        sub-folder per class (the ImageFolder layout gankit trains from).
+        """
         out = Path(out)
-        x = self.sample(n, seed)
+        y = None
+        if per_class is not None or labels is not None:
+            x, y = self.sample_classes(per_class or n, labels, seed)
+        else:
+            x = self.sample(n, seed)
         image = self.data["kind"] == "image"
         if out.suffix == ".npz":
-            out.parent.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(out, x=to_uint8(x) if image else x.numpy())
+            write_npz(out, x, y, image)
         elif out.suffix == ".png":
             out.parent.mkdir(parents=True, exist_ok=True)
             if image:
-                image_grid(x).save(out)
+                image_grid(x, nrow=(per_class or n) if y is not None else None).save(out)
             else:
                 scatter_plot(
                     x.numpy(),
@@ -144,14 +206,25 @@ class Run:
                 raise GankitError(
                     "a folder of PNGs needs image samples; use .npz or .png for points"
                 )
-            out.mkdir(parents=True, exist_ok=True)
-            for i, arr in enumerate(to_uint8(x)):
-                Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(
-                    out / f"{i:06d}.png"
-                )
+            write_png_folder(out, x, y, self.classes)
         else:
             raise GankitError(f"--out must end in .png or .npz, or be a folder; got {out}")
         return out
+
+    @torch.no_grad()
+    def classify(self, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+        """Class probabilities (N×K, CPU) of images (uint8, or float in [-1, 1]) from the run's
+        classifier (an ssgan's discriminator); class names are in ``data['classes']``."""
+        want = tuple(self.data["shape"])
+        if tuple(x.shape[1:]) != want:
+            raise GankitError(
+                f"the classifier takes {'×'.join(map(str, want))} samples, got "
+                f"{'×'.join(map(str, x.shape[1:]))}; resize them (data.resolution, data.channels)"
+            )
+        x = x.float().div(127.5).sub(1.0) if x.dtype == torch.uint8 else x.float()
+        self.model.eval()
+        out = [self.model.classify(c.to(self.device)).softmax(1).cpu() for c in x.split(batch_size)]
+        return torch.cat(out)
 
     def real_samples(self, n: int, seed: int = 0) -> torch.Tensor:
         """Up to ``n`` training samples (a seeded random subset when the data holds more)."""
@@ -249,11 +322,12 @@ def load_run(path: str | Path, device: str = "cpu") -> Run:
     state = load_checkpoint(ckpt_path)
     cfg = Config.from_dict(state["config"])
     data = state["data"]
-    model = build_model(cfg, DataInfo(data["kind"], tuple(data["shape"])))
+    info = DataInfo(data["kind"], tuple(data["shape"]), data)
+    model = build_model(cfg, info)
     load_weights(model, state["model"], "model")
     generator = model.generator
     if state.get("ema") is not None:
-        generator = build_model(cfg, DataInfo(data["kind"], tuple(data["shape"]))).generator
+        generator = build_model(cfg, info).generator
         load_weights(generator, state["ema"], "EMA generator")
     dev = resolve_device(device)
     model.to(dev).eval()

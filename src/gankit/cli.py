@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import math
@@ -16,6 +17,8 @@ COMMANDS = {
     "train": "train a GAN into a run folder",
     "sample": "write samples from a trained run",
     "evaluate": "score a run or two sample sets: FID, KID, IS, precision/recall, modes",
+    "classify": "classify images with a run's classifier (ssgan)",
+    "augment": "write labelled synthetic images from a conditional run (cgan)",
     "list": "list models, datasets and config keys",
 }
 
@@ -32,6 +35,12 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="generator steps")
     p.add_argument("--batch-size", type=int, help="batch size")
     p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument(
+        "--labels-per-class",
+        type=int,
+        help="keep N labels per class (balanced, seeded by data.label_seed), hide the rest "
+        "(data.labels_per_class; ssgan)",
+    )
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--out", type=Path, help="run folder (default runs/MODEL-DATA-TIME)")
     p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
@@ -54,6 +63,14 @@ def _sample_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     p.add_argument(
         "--out", type=Path, required=True, help="FILE.png (grid/scatter), FILE.npz, or a folder"
+    )
+    p.add_argument(
+        "--label",
+        help="conditional runs: a class (index or name) or a comma-separated list; "
+        "-n samples of each, one grid row per class",
+    )
+    p.add_argument(
+        "--per-class", type=int, help="conditional runs: K samples of every class (a row each)"
     )
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     return p
@@ -85,6 +102,38 @@ def _evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="noise and subset seed")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def _classify_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gankit classify",
+        description="Classify images with a run's classifier (the discriminator of an ssgan). "
+        "Prints one CSV row per image (index, file, class, probability), or writes --out; "
+        "when the images carry labels (class sub-folders, .npz 'y') it also reports accuracy.",
+    )
+    p.add_argument("run", type=Path, help="run folder or checkpoint file")
+    p.add_argument("images", type=Path, help="an image folder or .npy/.npz array")
+    p.add_argument("--out", type=Path, help="write predictions to FILE.csv or FILE.json")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    return p
+
+
+def _augment_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gankit augment",
+        description="Write labelled synthetic images from a conditional run, to add to a "
+        "training set: one sub-folder per class (the layout gankit and torchvision's "
+        "ImageFolder read) or one .npz with images x and labels y.",
+    )
+    p.add_argument("run", type=Path, help="run folder or checkpoint file of a cgan")
+    p.add_argument("--per-class", type=int, required=True, help="images per class")
+    p.add_argument("--out", type=Path, required=True, help="output folder, or FILE.npz")
+    p.add_argument(
+        "--format", choices=("folder", "npz"), help="default: npz when --out ends in .npz"
+    )
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     return p
 
 
@@ -130,6 +179,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     cfg = merge(cfg, {"train": {k: v for k, v in flags.items() if v is not None}})
     if a.no_progress:
         cfg = merge(cfg, {"train": {"progress": False}})
+    if a.labels_per_class is not None:
+        cfg = merge(cfg, {"data": {"labels_per_class": a.labels_per_class}})
     if a.overrides:
         cfg = merge(cfg, parse_overrides(a.overrides))
     out = out or default_run_dir(cfg.model.name, cfg.data.name)
@@ -158,9 +209,20 @@ def cmd_sample(a: argparse.Namespace) -> int:
 
     if a.n < 1:
         raise GankitError(f"-n must be at least 1, got {a.n}")
+    from gankit.labels import parse_label_list
+
+    if a.per_class is not None and a.per_class < 1:
+        raise GankitError(f"--per-class must be at least 1, got {a.per_class}")
     run = load_run(a.run, device=a.device)
-    out = run.save_samples(a.out, a.n, a.seed)
-    print(f"wrote {a.n} samples from {run.checkpoint} (step {run.step}) to {out}")
+    labels = parse_label_list(a.label) if a.label is not None else None
+    per_class = a.per_class if a.per_class is not None else (a.n if labels else None)
+    out = run.save_samples(a.out, a.n, a.seed, labels, per_class)
+    if per_class is None:
+        what = f"{a.n} samples"
+    else:
+        k = len(run.labels(labels)) if labels else len(run.classes)
+        what = f"{per_class} samples of each of {k} class{'es' if k != 1 else ''}"
+    print(f"wrote {what} from {run.checkpoint} (step {run.step}) to {out}")
     return 0
 
 
@@ -269,6 +331,67 @@ def _evaluate_files(a: argparse.Namespace) -> dict:
     }
 
 
+def cmd_classify(a: argparse.Namespace) -> int:
+    from gankit.api import load_run
+    from gankit.config import DataConfig
+    from gankit.data import load_dataset
+
+    run = load_run(a.run, device=a.device)
+    c, h, _ = run.data["shape"] if run.data["kind"] == "image" else (None, None, None)
+    data = load_dataset(DataConfig(name=str(a.images), resolution=h, channels=c))
+    probs = run.classify(data.x)
+    classes = run.data["classes"]
+    conf, pred = probs.max(1)
+    files = data.files or [""] * len(pred)
+    rows = [
+        {"index": i, "file": f, "class": classes[int(k)], "probability": round(float(p), 4)}
+        for i, (f, k, p) in enumerate(zip(files, pred, conf, strict=True))
+    ]
+    summary = f"classified {len(rows)} images from {a.images} with {run.checkpoint}"
+    accuracy = None
+    if data.y is not None and data.classes is not None:
+        truth = [data.classes[int(t)] for t in data.y]
+        accuracy = sum(r["class"] == t for r, t in zip(rows, truth, strict=True)) / len(rows)
+        summary += f"; accuracy against their labels: {100 * accuracy:.2f} %"
+    if a.out is None:
+        print("index,file,class,probability")
+        print("\n".join(f"{r['index']},{r['file']},{r['class']},{r['probability']}" for r in rows))
+        print(summary, file=sys.stderr)
+        return 0
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    if a.out.suffix == ".json":
+        a.out.write_text(json.dumps({"accuracy": accuracy, "predictions": rows}, indent=1))
+    elif a.out.suffix == ".csv":
+        with a.out.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        raise GankitError(f"--out must end in .csv or .json, got {a.out}")
+    print(f"{summary}; wrote {a.out}")
+    return 0
+
+
+def cmd_augment(a: argparse.Namespace) -> int:
+    from gankit.api import load_run
+
+    if a.per_class < 1:
+        raise GankitError(f"--per-class must be at least 1, got {a.per_class}")
+    fmt = a.format or ("npz" if a.out.suffix == ".npz" else "folder")
+    out = a.out
+    if fmt == "npz" and out.suffix != ".npz":
+        out = out / "synthetic.npz"
+    elif fmt == "folder" and out.suffix:
+        raise GankitError(f"--format folder needs a folder for --out, got {out}")
+    run = load_run(a.run, device=a.device)
+    if run.data["kind"] != "image" and fmt == "folder":
+        raise GankitError("a folder of PNGs needs image samples; use --format npz for points")
+    run.save_samples(out, seed=a.seed, per_class=a.per_class)
+    k = len(run.classes)
+    print(f"wrote {a.per_class} samples of each of {k} classes ({a.per_class * k}) to {out}")
+    return 0
+
+
 def cmd_list(a: argparse.Namespace) -> int:
     from gankit.config import describe
     from gankit.data import DATASETS
@@ -291,6 +414,8 @@ HANDLERS = {
     "train": (_train_parser, cmd_train),
     "sample": (_sample_parser, cmd_sample),
     "evaluate": (_evaluate_parser, cmd_evaluate),
+    "classify": (_classify_parser, cmd_classify),
+    "augment": (_augment_parser, cmd_augment),
     "list": (_list_parser, cmd_list),
 }
 

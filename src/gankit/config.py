@@ -57,6 +57,13 @@ class ModelConfig:
     mbstd: bool = _f(False, "minibatch standard-deviation feature before D's output layer")
     pack: int = _f(1, "PacGAN: the discriminator judges m samples at once", lo=1)
     diffaugment: str = _f("", "DiffAugment policy for images, e.g. color,translation,cutout")
+    conditioning: Literal["none", "concat", "projection", "acgan"] = _f(
+        "none",
+        "cgan: how D takes the label: concat (one-hot maps), projection (Miyato & Koyama), "
+        "acgan (auxiliary classifier, Odena et al.); none for unconditional models",
+    )
+    num_classes: int = _f(0, "cgan/ssgan classes (0: inferred from the data's labels)", lo=0)
+    aux_weight: float = _f(1.0, "acgan: weight of the class cross-entropy in D and G", lo=0.0)
 
 
 @dataclass
@@ -69,6 +76,16 @@ class DataConfig:
     toy_size: int = _f(
         100_000, "samples drawn for synthetic data (toy mixtures, stacked-mnist)", lo=1
     )
+    split: Literal["all", "train", "test"] = _f(
+        "all",
+        "labelled data: all, or the train/test side of a stratified held-out split (seed 0; "
+        "for mnist the digit classifier's, 4,000/1,000)",
+    )
+    test_size: int = _f(1000, "held-out samples of data.split", lo=1)
+    labels_per_class: int = _f(
+        0, "keep labels for only N samples per class, the rest unlabelled (0: all)", lo=0
+    )
+    label_seed: int = _f(0, "seed of the data.labels_per_class pick", lo=0, hi=2**31 - 1)
 
 
 @dataclass

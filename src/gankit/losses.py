@@ -78,6 +78,35 @@ def relativistic_g(fake: torch.Tensor, real: torch.Tensor | None) -> torch.Tenso
     return F.softplus(-(fake - real.mean())).mean() + F.softplus(real - fake.mean()).mean()
 
 
+# ---------------------------------------------------------------- class terms
+
+
+def acgan_d(
+    real_classes: torch.Tensor,
+    y_real: torch.Tensor,
+    fake_classes: torch.Tensor,
+    y_fake: torch.Tensor,
+) -> torch.Tensor:
+    """AC-GAN (Odena et al. 2017), D's L_C: −log P(c = y | x) on real plus on fake samples."""
+    return F.cross_entropy(real_classes, y_real) + F.cross_entropy(fake_classes, y_fake)
+
+
+def acgan_g(fake_classes: torch.Tensor, y_fake: torch.Tensor) -> torch.Tensor:
+    """AC-GAN, G's L_C: fakes should be classified as the class they were made for."""
+    return F.cross_entropy(fake_classes, y_fake)
+
+
+def ssl_d_unsupervised(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Salimans et al. 2016, K+1 classes with the fake logit fixed at 0: D(x) = Z/(Z + 1) for
+    Z = Σₖ exp lₖ, so log-odds(D(x)) = logsumexp(l), and the standard GAN loss applies to it."""
+    return d_loss(torch.logsumexp(real_logits, 1), torch.logsumexp(fake_logits, 1))
+
+
+def feature_matching(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
+    """G's loss in Salimans et al. 2016: mean over features of (E φ(x) − E φ(G(z)))²."""
+    return (real_features.mean(0) - fake_features.mean(0)).pow(2).mean()
+
+
 G_LOSSES = {"nonsaturating": g_loss_nonsaturating, "saturating": g_loss_saturating}
 
 

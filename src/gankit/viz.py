@@ -35,6 +35,28 @@ def image_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> I
     return img
 
 
+def write_npz(
+    out: Path, x: torch.Tensor, y: torch.Tensor | None = None, image: bool = True
+) -> None:
+    """Samples as ``x`` (uint8 N×H×W×C images, or float N×D points) and labels ``y`` if any."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {"x": to_uint8(x) if image else x.numpy()}
+    if y is not None:
+        arrays["y"] = y.numpy().astype(np.int64)
+    np.savez_compressed(out, **arrays)
+
+
+def write_png_folder(
+    out: Path, images: torch.Tensor, y: torch.Tensor | None = None, classes: Sequence[str] = ()
+) -> None:
+    """One PNG per image; labelled images go to one sub-folder per class name (ImageFolder)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for i, arr in enumerate(to_uint8(images)):
+        folder = out if y is None else out / classes[int(y[i])]
+        folder.mkdir(exist_ok=True)
+        Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(folder / f"{i:06d}.png")
+
+
 def _pyplot():
     import matplotlib
 

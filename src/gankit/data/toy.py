@@ -24,7 +24,9 @@ def mixture(name: str, centres: np.ndarray, std: float, n: int, seed: int) -> Da
     which = rng.integers(0, len(centres), size=n)
     pts = centres[which] + std * rng.standard_normal((n, centres.shape[1]))
     x = torch.from_numpy(pts.astype(np.float32))
-    return Dataset(name, x, "vector", y=torch.from_numpy(which), modes=centres, mode_std=std)
+    y = torch.from_numpy(which)
+    classes = [str(i) for i in range(len(centres))]
+    return Dataset(name, x, "vector", y=y, classes=classes, modes=centres, mode_std=std)
 
 
 @DATASETS.register("ring8", "8 Gaussians on a circle of radius 2, std 0.02 (2-D points)")

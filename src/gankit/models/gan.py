@@ -22,6 +22,7 @@ from gankit.models.base import (
     make_optimizer,
 )
 from gankit.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
+from gankit.nets.conditional import DOut
 from gankit.penalties import gradient_penalty, r1_penalty
 from gankit.registry import GankitError
 
@@ -50,13 +51,15 @@ class GAN(GANModel):
     def __init__(self, cfg, data) -> None:
         super().__init__(cfg, data)
         m = cfg.model
+        if m.conditioning != "none" and not self.num_classes:
+            raise GankitError(f"model.conditioning needs the cgan model, not {m.name}")
         if m.label_smoothing > 0 and m.loss != "standard":
             raise GankitError("model.label_smoothing applies to the standard loss only")
         self.objective = objective(m.loss, m.g_loss, m.label_smoothing)
         self.policy = parse_policy(m.diffaugment) if m.diffaugment else []
         if self.policy and data.kind != "image":
             raise GankitError("model.diffaugment needs image data")
-        self._fake: tuple[torch.Tensor, int] | None = None
+        self._fake: tuple[torch.Tensor, torch.Tensor | None, int] | None = None
         # Without batch norm or minibatch-std, one D pass over real+fake is the same math.
         self._joint_d_pass = not has_batchnorm(self.nets["D"]) and not m.mbstd
 
@@ -69,12 +72,17 @@ class GAN(GANModel):
         return net
 
     def build_networks(self) -> dict[str, nn.Module]:
+        return self.base_networks(self.cfg.model.z_dim)
+
+    def base_networks(self, z_dim: int, d_extra_channels: int = 0) -> dict[str, nn.Module]:
+        """G from ``z_dim`` inputs and D (for ``d_extra_channels`` more input channels, e.g.
+        label maps), of the kind ``model.net`` picks."""
         m = self.cfg.model
         shape = self.data.shape
-        d_shape = (shape[0] * m.pack, *shape[1:])
+        d_shape = ((shape[0] + d_extra_channels) * m.pack, *shape[1:])
         if self.network_kind() == "mlp":
             return {
-                "G": MLPGenerator(m.z_dim, shape, m.width, m.depth),
+                "G": MLPGenerator(z_dim, shape, m.width, m.depth),
                 "D": MLPDiscriminator(d_shape, m.width, m.depth, m.mbstd, m.spectral_norm),
             }
         if self.data.kind != "image":
@@ -85,9 +93,9 @@ class GAN(GANModel):
                 f"DCGAN networks need square images, got {h}×{w}; set data.resolution"
             )
         return {
-            "G": DCGANGenerator(m.z_dim, c, h, m.width),
+            "G": DCGANGenerator(z_dim, c, h, m.width),
             "D": DCGANDiscriminator(
-                c * m.pack, h, m.width, m.d_batchnorm, m.mbstd, m.spectral_norm
+                d_shape[0], h, m.width, m.d_batchnorm, m.mbstd, m.spectral_norm
             ),
         }
 
@@ -136,56 +144,102 @@ class GAN(GANModel):
 
     # ------------------------------------------------------------ the math
 
-    def discriminate(self, x: torch.Tensor) -> torch.Tensor:
-        """D's logits for a batch: augmented (DiffAugment) and packed (PacGAN) as configured."""
+    def discriminate(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """D's logits for a batch (and its labels, conditional models only)."""
+        return self.d_out(x, y).logits
+
+    def d_out(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DOut:
+        """D's answer for a batch: augmented (DiffAugment) and packed (PacGAN) as configured;
+        labels ``y``, when given, go to a conditional D packed alongside."""
         if self.policy:
             x = diff_augment(x, self.policy)
-        return self.nets["D"](pack(x, self.cfg.model.pack))
+        m = self.cfg.model.pack
+        x = pack(x, m)
+        if y is None:
+            return DOut(self.nets["D"](x))
+        return self.nets["D"](x, y.reshape(-1, m))
+
+    # Label hooks: an unconditional GAN has none; cgan overrides them.
+    def real_labels(self, batch: Batch) -> torch.Tensor | None:
+        return None
+
+    def fake_labels(self, n: int, real: torch.Tensor | None) -> torch.Tensor | None:
+        """Classes of the fakes of a step: ``real`` (the batch's, D step) or drawn (G step)."""
+        return None
+
+    def class_losses(
+        self,
+        real: DOut | None,
+        fake: DOut,
+        y_real: torch.Tensor | None,
+        y_fake: torch.Tensor | None,
+    ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+        """Extra loss terms on D's class outputs (AC-GAN); ``real`` is None in the G step."""
+        return None, {}
 
     def d_step(self, batch: Batch | None, ctx: StepContext):
         assert batch is not None
-        real = batch.x
+        real, y_real = batch.x, self.real_labels(batch)
+        y_fake = self.fake_labels(real.shape[0], y_real)
         z = self.noise(real.shape[0], real.device)
         if ctx.last_repeat:
             # Keep G's graph: the generator step reuses these fakes instead of a second G pass.
-            fake = self.nets["G"](z)
-            self._fake = (fake, ctx.step)
+            fake = self.generate(z, labels=y_fake)
+            self._fake = (fake, y_fake, ctx.step)
             fake = fake.detach()
         else:
             with torch.no_grad():
-                fake = self.nets["G"](z)
+                fake = self.generate(z, labels=y_fake)
         if self._joint_d_pass:
-            real_logits, fake_logits = self.discriminate(torch.cat([real, fake])).chunk(2)
+            y = None if y_real is None else torch.cat([y_real, y_fake])
+            real_out, fake_out = _halves(self.d_out(torch.cat([real, fake]), y))
         else:  # batch norm and minibatch-std must see real and fake batches separately
-            real_logits, fake_logits = self.discriminate(real), self.discriminate(fake)
-        loss = self.objective.d(real_logits, fake_logits)
+            real_out, fake_out = self.d_out(real, y_real), self.d_out(fake, y_fake)
+        loss = self.objective.d(real_out.logits, fake_out.logits)
         stats = {"d_loss": loss.detach()}
-        if self.cfg.model.gp_weight > 0:
-            gp = gradient_penalty(self.discriminate, real, fake, ctx.loss_scale)
+        if self.cfg.model.gp_weight > 0:  # fakes share the real labels: x̂ has one class
+            gp = gradient_penalty(
+                lambda x: self.discriminate(x, y_real), real, fake, ctx.loss_scale
+            )
             loss = loss + self.cfg.model.gp_weight * gp
             stats["gp"] = gp.detach()
-        stats.update(self._output_stats(real_logits.detach(), fake_logits.detach()))
+        extra, extra_stats = self.class_losses(real_out, fake_out, y_real, y_fake)
+        if extra is not None:
+            loss = loss + extra
+            stats.update(extra_stats)
+        stats.update(self._output_stats(real_out.logits.detach(), fake_out.logits.detach()))
         return loss, stats
 
-    def g_step(self, batch: Batch | None, ctx: StepContext):
+    def fakes_for_g(self, ctx: StepContext) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The last D step's fakes (with G's graph) when made this step, else a fresh batch."""
         cached, self._fake = self._fake, None
-        if cached is not None and cached[1] == ctx.step:
-            fake = cached[0]
-        else:
-            fake = self.nets["G"](self.noise(self.cfg.train.batch_size, self._device()))
-        fake_logits = self.discriminate(fake)
+        if cached is not None and cached[2] == ctx.step:
+            return cached[0], cached[1]
+        n, device = self.cfg.train.batch_size, self._device()
+        y_fake = self.fake_labels(n, None)
+        return self.generate(self.noise(n, device), labels=y_fake), y_fake
+
+    def g_step(self, batch: Batch | None, ctx: StepContext):
+        fake, y_fake = self.fakes_for_g(ctx)
+        fake_out = self.d_out(fake, y_fake)
         real_logits = None
         if self.objective.needs_real_in_g:
             assert batch is not None
-            real_logits = self.discriminate(batch.x)
-        loss = self.objective.g(fake_logits, real_logits)
-        return loss, {"g_loss": loss.detach()}
+            real_logits = self.discriminate(batch.x, self.real_labels(batch))
+        loss = self.objective.g(fake_out.logits, real_logits)
+        stats = {"g_loss": loss.detach()}
+        extra, extra_stats = self.class_losses(None, fake_out, None, y_fake)
+        if extra is not None:
+            loss = loss + extra
+            stats.update(extra_stats)
+        return loss, stats
 
     def r1_step(self, batch: Batch | None, ctx: StepContext):
         """Lazy R1: every ``r1_every`` steps, γ/2·E‖∇D(x)‖² scaled by the interval."""
         assert batch is not None
         m = self.cfg.model
-        r1 = r1_penalty(self.discriminate, batch.x, ctx.loss_scale)
+        y = self.real_labels(batch)
+        r1 = r1_penalty(lambda x: self.discriminate(x, y), batch.x, ctx.loss_scale)
         return 0.5 * m.r1_gamma * m.r1_every * r1, {"r1": r1.detach()}
 
     @torch.no_grad()
@@ -206,3 +260,9 @@ class GAN(GANModel):
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device
+
+
+def _halves(out: DOut) -> tuple[DOut, DOut]:
+    """Split a joint real+fake answer into its real and fake halves."""
+    parts = [t.chunk(2) if t is not None else (None, None) for t in out]
+    return DOut(*(p[0] for p in parts)), DOut(*(p[1] for p in parts))

@@ -97,8 +97,9 @@ class Trainer:
         if self.dataset.skipped:
             log.warning("%d unreadable files were skipped", self.dataset.skipped)
         self.dataset.to(self.device)
-        info = DataInfo(self.dataset.kind, self.dataset.sample_shape)
+        info = DataInfo(self.dataset.kind, self.dataset.sample_shape, self.dataset.info())
         self.model = build_model(cfg, info).to(self.device)  # the same seed: the same weights
+        self.model.bind_data(self.dataset)
         # The EMA copy shares the live parameters but keeps plain (unsynchronised, uncompiled)
         # modules, so rank 0 can sample from it alone.
         self.ema = EMA(self.model.generator, t.ema_beta) if t.ema_beta > 0 else None
