@@ -125,9 +125,7 @@ class Trainer:
         self.step = 0
         if state is not None:
             self._restore(state)
-        if self.dist.enabled:  # each process draws its own noise, seeded by (seed, rank, step)
-            mixed = np.random.SeedSequence([t.seed, self.dist.rank, self.step])
-            seed_everything(int(mixed.generate_state(1)[0]))
+        self._seed_rank()
         if self.dist.is_main:
             prepare_run_dir(self.run_dir, resume, overwrite)
             (self.run_dir / CONFIG_FILE).write_text(cfg.to_yaml())
@@ -173,6 +171,12 @@ class Trainer:
         best = state.get("best") or {}
         if self.evaluator is not None and best.get("metric") == self.evaluator.best_metric:
             self.evaluator.best = best
+
+    def _seed_rank(self, recovery: int = 0) -> None:
+        """Under torchrun each process draws its own noise, seeded by (seed, rank, step)."""
+        if self.dist.enabled:
+            key = [self.cfg.train.seed, self.dist.rank, self.step] + [recovery] * bool(recovery)
+            seed_everything(int(np.random.SeedSequence(key).generate_state(1)[0]))
 
     def _refresh_ema_norms(self) -> None:
         """Re-estimate the EMA generator's batch-norm statistics, once per step at most."""
@@ -278,9 +282,7 @@ class Trainer:
         guard = self.guard.state_dict()  # the recovery count and the cut survive the restore
         self._restore(self.guard.good_state)
         self.guard.load_state_dict(guard)
-        if self.dist.enabled:  # fresh noise: the restored RNG would replay the same draws
-            mixed = np.random.SeedSequence([self.cfg.train.seed, self.dist.rank, self.step, 1])
-            seed_everything(int(mixed.generate_state(1)[0]))
+        self._seed_rank(recovery=1)  # fresh noise: the restored RNG would replay the same draws
         msg = (
             f"{why}: restored step {self.step}, learning rates × {self.guard.lr_scale:g} "
             f"(recovery {self.guard.recoveries} of {self.cfg.train.max_recoveries})"
