@@ -163,6 +163,37 @@ def test_kid_subsets_are_seeded_and_near_zero_for_same_distribution():
     assert abs(a[0]) < 3 * a[1] + 1e-3 and far[0] > 50 * max(abs(a[0]), a[1])
 
 
+def test_kid_whole_set_kernels_equal_per_subset_kernels(monkeypatch):
+    """The whole-set method (panels of the kernel matrix contracted with subset memberships)
+    gives every subset the same MMD² as building that subset's own kernel matrices."""
+    import gankit.metrics.kid as kid_module
+
+    monkeypatch.setattr(kid_module, "PANEL_ROWS", 96)  # several panels, a ragged last one
+    torch.manual_seed(0)
+    x, y = torch.randn(500, 24), torch.randn(430, 24) * 1.2 + 0.1
+    gen = torch.Generator().manual_seed(0)
+    xs = [torch.randperm(500, generator=gen)[:150] for _ in range(6)]
+    ys = [torch.randperm(430, generator=gen)[:150] for _ in range(6)]
+    whole = kid_module._kid_whole_sets(x, y, xs, ys)
+    per_subset = [mmd2_unbiased(x[i], y[j]) for i, j in zip(xs, ys, strict=True)]
+    assert whole == pytest.approx(per_subset, rel=1e-6)  # float32 kernels, other GEMM blocks
+
+
+def test_kid_picks_the_method_with_fewer_multiplications(monkeypatch):
+    import gankit.metrics.kid as kid_module
+
+    cheaper = kid_module._whole_sets_cheaper
+    assert cheaper(2_000, 2_000, 100, 1000) and cheaper(10_000, 10_000, 100, 1000)
+    assert not cheaper(50_000, 50_000, 100, 1000) and not cheaper(10_000, 10_000, 10, 1000)
+    rng = np.random.default_rng(7)
+    x, y = rng.random(size=(400, 8)), rng.random(size=(400, 8)) + 0.2
+    results = []
+    for whole in (True, False):
+        monkeypatch.setattr(kid_module, "_whole_sets_cheaper", lambda *a, w=whole: w)
+        results.append(kid(x, y, subsets=5, subset_size=100, seed=2))
+    assert results[0] == pytest.approx(results[1], rel=1e-6)
+
+
 # --- Inception Score ---------------------------------------------------------------------------
 
 
