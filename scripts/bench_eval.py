@@ -109,40 +109,34 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     # KID's time swings by ±20 % between runs on a shared machine: best of --repeats, alternating
-    t_kid, t_kid_tm = float("inf"), float("inf")
-    for _ in range(args.repeats):
-        (k_mean, _), t = timed(kid, real, fake, 100, 1000, 0)
-        t_kid = min(t_kid, t)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            kid_tm = KernelInceptionDistance(
-                feature=Identity(d), subsets=100, subset_size=1000, normalize=False
-            )
-            kid_tm.update(real, real=True)
-            kid_tm.update(fake, real=False)
-            (tm_mean, _), t = timed(kid_tm.compute)
-        t_kid_tm = min(t_kid_tm, t)
+    def time_kid(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float, float, float]:
+        """(gankit s, torchmetrics s, gankit mean, torchmetrics mean), best times of --repeats."""
+        t_ours, t_tm = float("inf"), float("inf")
+        for _ in range(args.repeats):
+            (ours, _), t = timed(kid, a, b, 100, 1000, 0)
+            t_ours = min(t_ours, t)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                kid_tm = KernelInceptionDistance(
+                    feature=Identity(d), subsets=100, subset_size=1000, normalize=False
+                )
+                kid_tm.update(a, real=True)
+                kid_tm.update(b, real=False)
+                (theirs, _), t = timed(kid_tm.compute)
+            t_tm = min(t_tm, t)
+        return t_ours, t_tm, ours, float(theirs)
+
+    t_kid, t_kid_tm, k_mean, tm_mean = time_kid(real, fake)
     row(
         f"KID, 100 subsets of 1,000: gankit vs torchmetrics (best of {args.repeats})",
         t_kid,
         t_kid_tm,
     )
     small = args.small
-    t_small, t_small_tm = float("inf"), float("inf")
-    for _ in range(args.repeats):
-        _, t = timed(kid, real[:small], fake[:small], 100, 1000, 0)
-        t_small = min(t_small, t)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            kid_tm = KernelInceptionDistance(
-                feature=Identity(d), subsets=100, subset_size=1000, normalize=False
-            )
-            kid_tm.update(real[:small], real=True)
-            kid_tm.update(fake[:small], real=False)
-            _, t = timed(kid_tm.compute)
-        t_small_tm = min(t_small_tm, t)
+    t_small, t_small_tm, _, _ = time_kid(real[:small], fake[:small])
+    note = " (`train.eval_samples`' default)" if small == 2000 else ""
     row(
-        f"KID on {small:,} vs {small:,} (`train.eval_samples`' default), 100 subsets of 1,000",
+        f"KID on {small:,} vs {small:,}{note}, 100 subsets of 1,000",
         t_small,
         t_small_tm,
     )
