@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from gankit.nets import DCGANDiscriminator, MLPDiscriminator
-from gankit.nets.layers import MinibatchStd, with_spectral_norm
+from gankit.nets.layers import GaussianNoise, MinibatchStd, noise_layer, with_spectral_norm
 
 # ----------------------------------------------------------------------------- MinibatchStd
 
@@ -139,3 +139,75 @@ def test_discriminators_with_spectral_norm(make):
 def test_discriminators_without_spectral_norm_are_plain():
     d = MLPDiscriminator((2,), width=8, depth=2)
     assert not any(parametrize.is_parametrized(m) for m in d.modules())
+
+
+# ----------------------------------------------------------------------------- Gaussian noise
+
+
+def test_gaussian_noise_has_its_std_in_training_and_is_off_in_eval():
+    layer = GaussianNoise(0.5)
+    x = torch.full((200, 500), 3.0)
+    torch.manual_seed(0)
+    y = layer(x)
+    assert (y - x).mean().abs() < 0.01
+    assert (y - x).std().item() == pytest.approx(0.5, rel=0.01)
+    layer.eval()
+    assert layer(x) is x
+    assert noise_layer(0.0) == [] and noise_layer(0.3)[0].std == 0.3
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **kw: MLPDiscriminator((1, 8, 8), width=16, depth=2, **kw),
+        lambda **kw: DCGANDiscriminator(1, 8, width=4, batchnorm=False, **kw),
+    ],
+)
+def test_discriminator_noise_on_input_and_every_hidden_layer(make):
+    torch.manual_seed(0)
+    plain = make()
+    torch.manual_seed(0)
+    noisy = make(noise=0.3)  # the same weights: noise adds no parameters
+    n_hidden = sum(isinstance(m, nn.LeakyReLU) for m in plain.modules())
+    noises = [m for m in noisy.modules() if isinstance(m, GaussianNoise)]
+    assert len(noises) == 1 + n_hidden and all(m.std == 0.3 for m in noises)
+    assert isinstance(noisy.net[0 if isinstance(noisy.net[0], GaussianNoise) else 1], GaussianNoise)
+    x = torch.randn(6, 1, 8, 8)
+    noisy.eval(), plain.eval()
+    assert torch.equal(noisy(x), plain(x))
+    noisy.train()
+    torch.manual_seed(1)
+    a = noisy(x)
+    torch.manual_seed(2)
+    assert not torch.equal(a, noisy(x))
+
+
+# ----------------------------------------------------------------------------- weight norm
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **kw: MLPDiscriminator((1, 8, 8), width=16, depth=2, **kw),
+        lambda **kw: DCGANDiscriminator(1, 8, width=4, **kw),
+    ],
+)
+def test_weight_norm_keeps_the_function_and_splits_direction_from_scale(make):
+    torch.manual_seed(0)
+    plain = make()
+    torch.manual_seed(0)
+    normed = make(weight_norm=True)
+    layers = [m for m in normed.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    assert layers and all(parametrize.is_parametrized(m, "weight") for m in layers)
+    x = torch.randn(4, 1, 8, 8)
+    plain.eval(), normed.eval()
+    assert torch.allclose(normed(x), plain(x), atol=1e-5)
+    # w = g · v / ‖v‖ per output unit: scaling v leaves the layer unchanged.
+    first = layers[0]
+    before = first.weight.clone()
+    with torch.no_grad():
+        first.parametrizations.weight.original1.mul_(7.0)
+    assert torch.allclose(first.weight, before, atol=1e-6)
+    g = first.parametrizations.weight.original0.flatten()
+    norms = first.weight.flatten(1).norm(dim=1)
+    assert torch.allclose(norms, g.abs(), atol=1e-6)

@@ -57,6 +57,19 @@ def test_mlp_depth_and_width_build_the_stated_layers():
     assert sum(isinstance(m, nn.LeakyReLU) and m.negative_slope == 0.2 for m in D.modules()) == 3
 
 
+def test_mlp_generator_batchnorm_normalises_every_hidden_layer():
+    G = MLPGenerator(z_dim=3, out_shape=(1, 4, 4), width=12, depth=3, batchnorm=True)
+    norms = [m for m in G.modules() if isinstance(m, nn.BatchNorm1d)]
+    assert len(norms) == 3 and all(n.num_features == 12 for n in norms)
+    hidden = [m for m in G.modules() if isinstance(m, nn.Linear)][:-1]
+    assert all(l.bias is None for l in hidden)  # batch norm's shift replaces the bias
+    G.train()
+    h = G.net[:3](torch.randn(64, 3) * 5 + 2)  # Linear → BatchNorm → ReLU of the first layer
+    pre = G.net[:2](torch.randn(64, 3) * 5 + 2)
+    assert torch.allclose(pre.mean(0), torch.zeros(12), atol=1e-5)
+    assert (h >= 0).all() and G(torch.randn(5, 3)).shape == (5, 1, 4, 4)
+
+
 # ----------------------------------------------------------------------------- DCGAN
 
 

@@ -57,7 +57,7 @@ def test_ssgan_trains_draws_labelled_batches_and_classifies_after_reload(tmp_pat
     x = torch.zeros(5, 1, 8, 8, dtype=torch.uint8)
     probs = run.classify(x)
     assert probs.shape == (5, 10) and torch.allclose(probs.sum(1), torch.ones(5))
-    before = trainer.model.nets["D"](x.float() / 127.5 - 1)[1].softmax(1)
+    before = trainer.model.nets["D"].eval()(x.float() / 127.5 - 1)[1].softmax(1)
     assert torch.allclose(probs, before, atol=1e-6)
     with pytest.raises(GankitError, match="takes 1×8×8 samples"):
         run.classify(torch.zeros(1, 1, 28, 28))
@@ -80,5 +80,37 @@ def test_ssgan_refuses_what_it_cannot_do(tmp_path):
 def test_resume_is_bit_identical(tmp_path):
     assert_resume_bit_identical(
         tmp_path, "ssgan", "digits",
-        [*QUIET, "train.batch_size=8", "data.labels_per_class=3", "train.ema_beta=0.9"],
+        # the defaults' noise, weight norm and G batch norm; a constant learning rate, since a
+        # linear decay depends on train.steps, which this test changes between the two runs
+        [*QUIET, "train.batch_size=8", "data.labels_per_class=3", "train.ema_beta=0.9",
+         "optim.lr_decay=none"],
     )  # fmt: skip
+
+
+def test_classifier_features_are_the_clean_last_hidden_layer_under_noise():
+    """With model.d_noise, the head's input noise stays out of φ(x): feature matching compares
+    the last hidden layer itself, and in eval mode the classifier is deterministic."""
+    from gankit.nets import MLPDiscriminator
+    from gankit.nets.classifier import FeatureClassifier
+    from gankit.nets.layers import GaussianNoise
+
+    base = MLPDiscriminator((1, 4, 4), width=8, depth=2, noise=0.5, weight_norm=True)
+    clf = FeatureClassifier(base, 10, weight_norm=True)
+    assert isinstance(clf.noise, GaussianNoise) and not isinstance(clf.body[-1], GaussianNoise)
+    assert torch.nn.utils.parametrize.is_parametrized(clf.fc, "weight")
+    x = torch.randn(6, 1, 4, 4)
+    clf.eval()
+    h, logits = clf(x)
+    assert torch.equal(logits, clf.fc(h)) and torch.equal(clf(x)[1], logits)
+    clf.train()
+    torch.manual_seed(0)
+    h1, l1 = clf(x)
+    torch.manual_seed(0)
+    body_only = clf.body(x).flatten(1)
+    assert torch.equal(h1, body_only)  # the same draws for the body: no noise after it
+    assert not torch.allclose(l1, clf.fc(h1))  # the head adds its own
+
+
+def test_defaults_are_the_papers_mlp_recipe():
+    m = build_config("ssgan").model
+    assert m.net == "mlp" and m.d_noise > 0 and m.weight_norm and m.g_batchnorm

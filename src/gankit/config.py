@@ -53,7 +53,12 @@ class ModelConfig:
     r1_every: int = _f(1, "apply R1 every N steps, scaled by N (lazy regularisation)", lo=1)
     clip: float = _f(0.0, "clip discriminator weights to [-c, c] after each step (0: off)", lo=0.0)
     spectral_norm: bool = _f(False, "spectral normalisation on every discriminator layer")
+    weight_norm: bool = _f(False, "weight normalisation on every discriminator layer")
+    d_noise: float = _f(
+        0.0, "std of Gaussian noise on D's input and hidden layers while training (0: off)", lo=0.0
+    )
     d_batchnorm: bool = _f(True, "batch norm in the DCGAN discriminator")
+    g_batchnorm: bool = _f(False, "batch norm in the MLP generator (DCGAN's G always has it)")
     mbstd: bool = _f(False, "minibatch standard-deviation feature before D's output layer")
     pack: int = _f(1, "PacGAN: the discriminator judges m samples at once", lo=1)
     diffaugment: str = _f("", "DiffAugment policy for images, e.g. color,translation,cutout")

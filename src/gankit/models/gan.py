@@ -82,8 +82,10 @@ class GAN(GANModel):
         d_shape = ((shape[0] + d_extra_channels) * m.pack, *shape[1:])
         if self.network_kind() == "mlp":
             return {
-                "G": MLPGenerator(z_dim, shape, m.width, m.depth),
-                "D": MLPDiscriminator(d_shape, m.width, m.depth, m.mbstd, m.spectral_norm),
+                "G": MLPGenerator(z_dim, shape, m.width, m.depth, m.g_batchnorm),
+                "D": MLPDiscriminator(
+                    d_shape, m.width, m.depth, m.mbstd, m.spectral_norm, m.d_noise, m.weight_norm
+                ),
             }
         if self.data.kind != "image":
             raise GankitError("DCGAN networks need image data; set model.net=mlp for vectors")
@@ -95,7 +97,14 @@ class GAN(GANModel):
         return {
             "G": DCGANGenerator(z_dim, c, h, m.width),
             "D": DCGANDiscriminator(
-                d_shape[0], h, m.width, m.d_batchnorm, m.mbstd, m.spectral_norm
+                d_shape[0],
+                h,
+                m.width,
+                m.d_batchnorm,
+                m.mbstd,
+                m.spectral_norm,
+                m.d_noise,
+                m.weight_norm,
             ),
         }
 

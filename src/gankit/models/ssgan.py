@@ -26,12 +26,17 @@ from gankit.registry import GankitError
 @MODELS.register("ssgan", "semi-supervised GAN: K+1-class D, feature matching, few labels (2016)")
 class SSGAN(GAN):
     name = "ssgan"
+    # The paper's MNIST setting: MLPs, Gaussian noise on every D layer, weight-normalised D,
+    # batch norm in G, Adam 3e-3 decayed linearly; D is 4×500 here (1000-500-250-250-250 there).
     defaults = {
-        "model": {"net": "dcgan", "z_dim": 100, "width": 32, "d_batchnorm": False},
-        "optim": {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
-        "train": {"batch_size": 100},
+        "model": {
+            "net": "mlp", "z_dim": 100, "width": 500, "depth": 4,
+            "d_noise": 0.5, "weight_norm": True, "g_batchnorm": True,
+        },
+        "optim": {"lr_g": 3e-3, "lr_d": 3e-3, "beta1": 0.5, "beta2": 0.999, "lr_decay": "linear"},
+        "train": {"batch_size": 100, "steps": 3000},
         "data": {"name": "mnist", "split": "train", "labels_per_class": 10},
-    }
+    }  # fmt: skip
 
     def __init__(self, cfg, data) -> None:
         m = cfg.model
@@ -50,7 +55,8 @@ class SSGAN(GAN):
 
     def build_networks(self) -> dict[str, nn.Module]:
         nets = self.base_networks(self.cfg.model.z_dim)
-        return {"G": nets["G"], "D": FeatureClassifier(nets["D"], self._classes)}
+        d = FeatureClassifier(nets["D"], self._classes, self.cfg.model.weight_norm)
+        return {"G": nets["G"], "D": d}
 
     def bind_data(self, dataset: Dataset) -> None:
         """Keep the labelled rows, for a labelled batch in every D step."""

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from gankit.nets.init import dcgan_init
-from gankit.nets.layers import MinibatchStd, with_spectral_norm
+from gankit.nets.layers import MinibatchStd, noise_layer, with_spectral_norm, with_weight_norm
 from gankit.registry import GankitError
 
 
@@ -58,7 +58,9 @@ class DCGANGenerator(nn.Module):
 
 class DCGANDiscriminator(nn.Module):
     """``batchnorm=False`` for critics with per-sample penalties (WGAN-GP); ``mbstd`` adds a
-    minibatch-std feature map before the output layer; ``spectral_norm`` wraps every conv."""
+    minibatch-std feature map before the output layer; ``spectral_norm``/``weight_norm`` wrap
+    every conv; ``noise``: Gaussian noise of that std on the input and every hidden layer while
+    training."""
 
     def __init__(
         self,
@@ -68,12 +70,16 @@ class DCGANDiscriminator(nn.Module):
         batchnorm: bool = True,
         mbstd: bool = False,
         spectral_norm: bool = False,
+        noise: float = 0.0,
+        weight_norm: bool = False,
     ):
         super().__init__()
         s, n = base_side(resolution)
         layers: list[nn.Module] = [
+            *noise_layer(noise),
             nn.Conv2d(channels, width, 4, 2, 1, bias=False),
             nn.LeakyReLU(0.2, True),
+            *noise_layer(noise),
         ]
         c = width
         for _ in range(n - 1):
@@ -81,6 +87,7 @@ class DCGANDiscriminator(nn.Module):
                 nn.Conv2d(c, c * 2, 4, 2, 1, bias=not batchnorm),
                 nn.BatchNorm2d(c * 2) if batchnorm else nn.Identity(),
                 nn.LeakyReLU(0.2, True),
+                *noise_layer(noise),
             ]
             c *= 2
         if mbstd:
@@ -88,6 +95,8 @@ class DCGANDiscriminator(nn.Module):
         layers.append(nn.Conv2d(c + int(mbstd), 1, s, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
+        if weight_norm:
+            with_weight_norm(self)
         if spectral_norm:
             with_spectral_norm(self)
 

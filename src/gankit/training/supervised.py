@@ -17,13 +17,18 @@ def fit_classifier(
     lr: float = 2e-4,
     betas: tuple[float, float] = (0.5, 0.999),
     seed: int = 0,
+    decay_start: float | None = None,
 ) -> nn.Module:
     """Train ``net`` (x → (features, logits)) with cross-entropy for ``steps`` Adam steps on
-    random batches of (``x`` in [-1, 1], ``y``); returns it in eval mode."""
+    random batches of (``x`` in [-1, 1], ``y``); returns it in eval mode. ``decay_start``: decay
+    the learning rate linearly to 0 after that share of the steps (``optim.lr_decay=linear``)."""
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
     net.train()
-    for _ in range(steps):
+    for step in range(steps):
+        if decay_start is not None:
+            start = decay_start * steps
+            opt.param_groups[0]["lr"] = lr * min(1.0, 1.0 - (step - start) / max(steps - start, 1))
         idx = torch.randint(len(x), (batch_size,), generator=gen)
         loss = F.cross_entropy(net(x[idx])[1], y[idx])
         opt.zero_grad(set_to_none=True)
