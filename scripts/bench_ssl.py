@@ -187,14 +187,19 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(results[-1]), flush=True)
             if args.json:
                 args.json.write_text(json.dumps(results, indent=2))
+    augmentation = (
+        f"Augmentation: an AC-GAN `cgan` (width 32, z 64, batch 64, EMA 0.999, {args.cgan_steps} "
+        f"steps) trained on the 4,000 *labelled* training digits, so its samples carry label "
+        f"information beyond the 100: it shows whether a generator trained on more labels "
+        f"transfers them, not a free gain. "
+        if args.cgan_steps
+        else ""
+    )
     md = "\n".join(table(results, args.per_class)) + (
         f"\n\nOurs: 4,000 training digits (100 labelled), 1,000 held-out test digits, never seen "
-        f"in training. `ssgan` defaults: {results[0]['setup']}, "
+        f"in training. `ssgan` {'setting' if args.set else 'defaults'}: {results[0]['setup']}, "
         f"{args.steps} steps; the baselines take the same network, init seed, optimiser, batch "
-        f"and step count. Augmentation: an AC-GAN `cgan` (width 32, z 64, batch 64, EMA 0.999, "
-        f"{args.cgan_steps} steps) trained on the 4,000 *labelled* training digits, so its samples "
-        f"carry label information beyond the 100: it shows whether a generator trained on more "
-        f"labels transfers them, not a free gain. The paper used 60,000 unlabelled images, a "
+        f"and step count. {augmentation}The paper used 60,000 unlabelled images, a "
         f"5-layer MLP discriminator (1000-500-250-250-250) and a 2-layer softplus generator, and "
         f"300 epochs; we have 5,000 images and a CPU budget. Total wall time "
         f"{time.perf_counter() - t0:.0f} s.\n"
