@@ -84,8 +84,14 @@ class GAN(GANModel):
             return {
                 "G": MLPGenerator(z_dim, shape, m.width, m.depth, m.g_batchnorm),
                 "D": MLPDiscriminator(
-                    d_shape, m.width, m.depth, m.mbstd, m.spectral_norm, m.d_noise, m.weight_norm
-                ),
+                    d_shape,
+                    m.width,
+                    m.depth,
+                    mbstd=m.mbstd,
+                    spectral_norm=m.spectral_norm,
+                    noise=m.d_noise,
+                    weight_norm=m.weight_norm,
+                ),  # fmt: skip
             }
         if self.data.kind != "image":
             raise GankitError("DCGAN networks need image data; set model.net=mlp for vectors")
@@ -100,12 +106,12 @@ class GAN(GANModel):
                 d_shape[0],
                 h,
                 m.width,
-                m.d_batchnorm,
-                m.mbstd,
-                m.spectral_norm,
-                m.d_noise,
-                m.weight_norm,
-            ),
+                batchnorm=m.d_batchnorm,
+                mbstd=m.mbstd,
+                spectral_norm=m.spectral_norm,
+                noise=m.d_noise,
+                weight_norm=m.weight_norm,
+            ),  # fmt: skip
         }
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:

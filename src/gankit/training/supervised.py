@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gankit.training.schedule import linear_decay
+
 
 def fit_classifier(
     net: nn.Module,
@@ -27,8 +29,7 @@ def fit_classifier(
     net.train()
     for step in range(steps):
         if decay_start is not None:
-            start = decay_start * steps
-            opt.param_groups[0]["lr"] = lr * min(1.0, 1.0 - (step - start) / max(steps - start, 1))
+            opt.param_groups[0]["lr"] = lr * linear_decay(step, steps, decay_start)
         idx = torch.randint(len(x), (batch_size,), generator=gen)
         loss = F.cross_entropy(net(x[idx])[1], y[idx])
         opt.zero_grad(set_to_none=True)

@@ -38,6 +38,7 @@ from gankit.training.rundir import (
     check_run_dir,
     prepare_run_dir,
 )
+from gankit.training.schedule import linear_decay
 from gankit.training.speed import configure_backends, prepare_networks, to_memory_format
 from gankit.viz import image_grid, scatter_plot
 
@@ -332,9 +333,7 @@ class Trainer:
         if o.lr_decay == "none" and factor == 1.0:
             return
         if o.lr_decay == "linear":
-            start = o.decay_start * self.cfg.train.steps
-            span = max(self.cfg.train.steps - start, 1.0)
-            factor *= min(1.0, max(0.0, 1.0 - (self.step - start) / span))
+            factor *= linear_decay(self.step, self.cfg.train.steps, o.decay_start)
         for opt in self.optimizers.values():
             for group in opt.param_groups:
                 group.setdefault("initial_lr", group["lr"])
