@@ -389,6 +389,18 @@ def test_evaluate_text(capsys, ring_run):
     assert "of 100 samples" in stdout and "reverse KL:" in stdout
 
 
+def test_stacked_mnist_report_reads_as_a_table():
+    import torch
+
+    from gankit.cli import _evaluation_lines
+    from gankit.metrics.stacked_mnist import mode_histogram_report
+
+    lines = _evaluation_lines(mode_histogram_report(torch.tensor([700, 701, 710, 711])).as_dict())
+    assert lines[0] == "modes covered:  4 / 1000"
+    assert lines[1].startswith("KL to uniform:  ") and float(lines[1].split()[-1]) > 0
+    assert lines[2] == f"digit KL R/G/B: {math.log(10):.4f} / {math.log(5):.4f} / {math.log(5):.4f}"
+
+
 def test_evaluate_modes_of_an_image_run_is_a_clear_error(capsys, digits_run):
     code, _, err = run_cli(capsys, "evaluate", digits_run, "--metrics", "modes")
     assert code == 2 and "mode metrics need a toy mixture" in err and "'digits'" in err

@@ -253,6 +253,9 @@ def _evaluation_lines(r: dict) -> list[str]:
             lines.append(f"{'modes covered:':<16}{v} / {r['num_modes']}")
         elif k == "high_quality":
             lines.append(f"{'high quality:':<16}{100 * v:.1f} % of {r['num_samples']} samples")
+        elif k == "channel_kl":
+            if v:
+                lines.append(f"{'digit KL R/G/B:':<16}" + " / ".join(f"{c:.4f}" for c in v))
         elif k in ("reverse_kl", "kl"):
             lines.append(f"{'reverse KL:' if k == 'reverse_kl' else 'KL to uniform:':<16}{v:.4f}")
         elif f"{k}_std" in r:

@@ -3,11 +3,15 @@
 As in Unrolled GAN, VEEGAN and PacGAN: a mode is covered when at least one sample is classified
 as that digit triple; the KL divergence compares the generated mode histogram with the uniform
 distribution over 1,000 modes (0 for a perfect generator; scored on 26,000 samples).
+
+The report also gives each channel's digit KL (its 10-digit histogram against uniform). Their
+sum is the part of the mode KL that comes from the generator favouring some digits; the rest
+comes from dependence between the channels.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -24,6 +28,8 @@ class StackedReport:
     num_modes: int
     kl: float  # KL(generated mode histogram ‖ uniform)
     num_samples: int
+    #: KL(digit histogram ‖ uniform over 10) of each channel (R, G, B); empty unless 1,000 modes
+    channel_kl: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -50,11 +56,21 @@ def classify_triples(
 
 def mode_histogram_report(modes: torch.Tensor, num_modes: int = NUM_MODES) -> StackedReport:
     """Covered modes and KL(histogram ‖ uniform) of integer mode labels."""
-    counts = np.bincount(modes.numpy(), minlength=num_modes)
+    m = modes.numpy()
+    counts = np.bincount(m, minlength=num_modes)
+    channel_kl = []
+    if num_modes == NUM_MODES:  # triples 100·R + 10·G + B
+        channel_kl = [kl_to_uniform(np.bincount(m // 10**k % 10, minlength=10)) for k in (2, 1, 0)]
+    return StackedReport(
+        int((counts > 0).sum()), num_modes, kl_to_uniform(counts), int(counts.sum()), channel_kl
+    )
+
+
+def kl_to_uniform(counts: np.ndarray) -> float:
+    """KL(p ‖ uniform) of the histogram ``counts`` (0 ln 0 = 0)."""
     p = counts / counts.sum()
     nz = p > 0
-    kl = float((p[nz] * np.log(p[nz] * num_modes)).sum())
-    return StackedReport(int(nz.sum()), num_modes, kl, int(counts.sum()))
+    return float((p[nz] * np.log(p[nz] * len(counts))).sum())
 
 
 def stacked_mnist_report(
