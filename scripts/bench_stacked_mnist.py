@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_modes import mean_sd  # noqa: E402
 
 N_EVAL = 26_000
-SHARED = ["model.z_dim=100", "train.batch_size=64", "data.toy_size=50000"]
+N_TRAIN = 50_000  # stacked training images
+SHARED = ["model.z_dim=100", "train.batch_size=64", f"data.toy_size={N_TRAIN}"]
 REFERENCES = [  # ../shared/REFERENCES.md: source, modes, KL
     ("DCGAN (VEEGAN paper)", "99", "3.40"),
     ("ALI (VEEGAN paper)", "16", "5.40"),
@@ -77,7 +78,7 @@ def real_floor(n_eval: int = N_EVAL) -> dict[str, Any]:
     from gankit.data import load_dataset
     from gankit.metrics.stacked_mnist import stacked_mnist_report
 
-    ds = load_dataset(DataConfig(name="stacked-mnist", toy_size=50_000), seed=0)
+    ds = load_dataset(DataConfig(name="stacked-mnist", toy_size=N_TRAIN), seed=0)
     rep = stacked_mnist_report(ds.x[:n_eval])
     return {"modes": rep.modes_covered, "kl": rep.kl, "channel_kl": rep.channel_kl}
 
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     md = "\n".join(rows) + (
         f"\n\nOurs: DCGAN width {args.width}, z 100, batch 64, Adam 2e-4 β=(0.5, 0.999) unless the "
         "recipe overrides it, "
-        f"{args.steps} generator steps on 50,000 stacked images; {args.n_eval:,} samples scored with "
+        f"{args.steps} generator steps on {N_TRAIN:,} stacked images; {args.n_eval:,} samples scored with "
         f"gankit's digit classifier. "
         + (
             f"Run times summed: {total:.0f} s.\n"

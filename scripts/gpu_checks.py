@@ -168,31 +168,42 @@ def check_throughput(
     return {"command": " ".join(cmd), "rc": proc.returncode, "stdout_tail": proc.stdout[-4000:]}
 
 
+def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table's lines, then a blank line."""
+    return (
+        [" | ".join(["", *header, ""]).strip(), "|---" * len(header) + "|"]
+        + [" | ".join(["", *row, ""]).strip() for row in rows]
+        + [""]
+    )
+
+
 def summary(report: dict[str, Any]) -> str:
     """Markdown tables of the penalty and AMP parts, for docs/benchmarks.md."""
     lines = [f"{report['device']}, torch {report['torch']}, {report['date']}.", ""]
     if isinstance(report.get("penalties"), list):
-        lines += [
-            "| penalty | precision | loss scale | value | rel. error vs fp32 | grad cosine |",
-            "|---|---|---|---|---|---|",
+        header = [
+            "penalty",
+            "precision",
+            "loss scale",
+            "value",
+            "rel. error vs fp32",
+            "grad cosine",
         ]
-        for r in report["penalties"]:
-            lines.append(
-                f"| {r['penalty']} | {r['precision']} | {r.get('loss_scale', '–')} "
-                f"| {r['value']:.6g} | {r.get('rel_err', 0.0):.2e} | {r.get('grad_cosine', 1.0):.5f} |"
-            )
-        lines.append("")
+        rows = [
+            [r["penalty"], r["precision"], str(r.get("loss_scale", "–")), f"{r['value']:.6g}",
+             f"{r.get('rel_err', 0.0):.2e}", f"{r.get('grad_cosine', 1.0):.5f}"]
+            for r in report["penalties"]
+        ]  # fmt: skip
+        lines += md_table(header, rows)
     if isinstance(report.get("amp"), list):
-        lines += [
-            "| recipe | precision | steps | ms/step | fp16 steps skipped | FID (digits) |",
-            "|---|---|---|---|---|---|",
-        ]
-        for r in report["amp"]:
-            lines.append(
-                f"| {r['recipe']} | {r['precision']} | {r['steps']} | {r['ms_per_step']:.1f} "
-                f"| {100 * r['amp_skipped_share']:.1f} % | {r['fid_digits']:.2f} |"
-            )
-    return "\n".join(lines) + "\n"
+        header = ["recipe", "precision", "steps", "ms/step", "fp16 steps skipped", "FID (digits)"]
+        rows = [
+            [r["recipe"], r["precision"], str(r["steps"]), f"{r['ms_per_step']:.1f}",
+             f"{100 * r['amp_skipped_share']:.1f} %", f"{r['fid_digits']:.2f}"]
+            for r in report["amp"]
+        ]  # fmt: skip
+        lines += md_table(header, rows)
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

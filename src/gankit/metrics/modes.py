@@ -40,10 +40,12 @@ def mode_report(
     hq = np.sqrt(d2[np.arange(n), nearest]) < 3 * std
     counts = np.bincount(nearest[hq], minlength=m)
     covered = int((counts >= min_count).sum())
-    if counts.sum() > 0:
-        p = counts / counts.sum()
-        nz = p > 0
-        rkl = float((p[nz] * np.log(p[nz] * m)).sum())
-    else:
-        rkl = float("inf")
+    rkl = kl_to_uniform(counts) if counts.sum() > 0 else float("inf")
     return ModeReport(covered, m, float(hq.mean()) if n else 0.0, rkl, n)
+
+
+def kl_to_uniform(counts: np.ndarray) -> float:
+    """KL(p ‖ uniform) of the histogram ``counts`` (0 ln 0 = 0): the papers' mode KL."""
+    p = counts / counts.sum()
+    nz = p > 0
+    return float((p[nz] * np.log(p[nz] * len(counts))).sum())

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from gankit.metrics.features import quantize
+from gankit.metrics.modes import kl_to_uniform
 
 NUM_MODES = 1000
 
@@ -64,13 +65,6 @@ def mode_histogram_report(modes: torch.Tensor, num_modes: int = NUM_MODES) -> St
     return StackedReport(
         int((counts > 0).sum()), num_modes, kl_to_uniform(counts), int(counts.sum()), channel_kl
     )
-
-
-def kl_to_uniform(counts: np.ndarray) -> float:
-    """KL(p ‖ uniform) of the histogram ``counts`` (0 ln 0 = 0)."""
-    p = counts / counts.sum()
-    nz = p > 0
-    return float((p[nz] * np.log(p[nz] * len(counts))).sum())
 
 
 def stacked_mnist_report(

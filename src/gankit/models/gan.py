@@ -91,7 +91,7 @@ class GAN(GANModel):
                     spectral_norm=m.spectral_norm,
                     noise=m.d_noise,
                     weight_norm=m.weight_norm,
-                ),  # fmt: skip
+                ),
             }
         if self.data.kind != "image":
             raise GankitError("DCGAN networks need image data; set model.net=mlp for vectors")
@@ -111,7 +111,7 @@ class GAN(GANModel):
                 spectral_norm=m.spectral_norm,
                 noise=m.d_noise,
                 weight_norm=m.weight_norm,
-            ),  # fmt: skip
+            ),
         }
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
