@@ -66,6 +66,7 @@ def run_one(
         "modes": rep.modes_covered,
         "kl": rep.kl,
         "channel_kl": rep.channel_kl,
+        "unsure": rep.unsure,
         "train_seconds": train_s,
         "seconds": time.perf_counter() - t0,
     }
@@ -80,7 +81,12 @@ def real_floor(n_eval: int = N_EVAL) -> dict[str, Any]:
 
     ds = load_dataset(DataConfig(name="stacked-mnist", toy_size=N_TRAIN), seed=0)
     rep = stacked_mnist_report(ds.x[:n_eval])
-    return {"modes": rep.modes_covered, "kl": rep.kl, "channel_kl": rep.channel_kl}
+    return {
+        "modes": rep.modes_covered,
+        "kl": rep.kl,
+        "channel_kl": rep.channel_kl,
+        "unsure": rep.unsure,
+    }
 
 
 def digit_kl(runs: list[dict[str, Any]]) -> str:
@@ -88,6 +94,13 @@ def digit_kl(runs: list[dict[str, Any]]) -> str:
     if not all(r.get("channel_kl") for r in runs):
         return "–"
     return " / ".join(f"{sum(r['channel_kl'][c] for r in runs) / len(runs):.4f}" for c in range(3))
+
+
+def unsure(runs: list[dict[str, Any]]) -> str:
+    """Mean share of channel digits the classifier is unsure of ('–' for older results)."""
+    if not all(r.get("unsure") is not None for r in runs):
+        return "–"
+    return f"{100 * sum(r['unsure'] for r in runs) / len(runs):.1f} %"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,8 +137,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{recipe} seed {seed}: {r['modes']}/1000 modes, KL {r['kl']:.3f}, "
                   f"{r['seconds']:.0f} s", flush=True)  # fmt: skip
     rows = [
-        "| source | modes /1000 | KL | digit KL R / G / B | s / run | budget |",
-        "|---|---|---|---|---|---|",
+        "| source | modes /1000 | KL | digit KL R / G / B | unsure digits | s / run | budget |",
+        "|---|---|---|---|---|---|---|",
     ]
     for recipe, runs in results.items():
         rows.append(
@@ -133,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
             f"| {mean_sd([r['modes'] for r in runs], digits=1)} "
             f"| {mean_sd([r['kl'] for r in runs])} "
             f"| {digit_kl(runs)} "
+            f"| {unsure(runs)} "
             f"| {mean_sd([r['seconds'] for r in runs], digits=0)} "
             f"| {args.steps} steps × 64 |"
         )
@@ -140,14 +154,15 @@ def main(argv: list[str] | None = None) -> None:
     real = real_floor(args.n_eval)
     rows.append(
         f"| real training images (the floor) | {real['modes']} | {real['kl']:.3f} "
-        f"| {digit_kl([real])} | – | data |"
+        f"| {digit_kl([real])} | {unsure([real])} | – | data |"
     )
-    rows += [f"| {s} | {m} | {kl} | – | – | paper |" for s, m, kl in REFERENCES]
+    rows += [f"| {s} | {m} | {kl} | – | – | – | paper |" for s, m, kl in REFERENCES]
     md = "\n".join(rows) + (
         f"\n\nOurs: DCGAN width {args.width}, z 100, batch 64, Adam 2e-4 β=(0.5, 0.999) unless the "
         "recipe overrides it, "
         f"{args.steps} generator steps on {N_TRAIN:,} stacked images; {args.n_eval:,} samples scored with "
-        f"gankit's digit classifier. "
+        f"gankit's digit classifier; unsure digits: channels it reads with "
+        "top probability < 0.9. "
         + (
             f"Run times summed: {total:.0f} s.\n"
             if args.from_json

@@ -399,6 +399,11 @@ def test_stacked_mnist_report_reads_as_a_table():
     assert lines[0] == "modes covered:  4 / 1000"
     assert lines[1].startswith("KL to uniform:  ") and float(lines[1].split()[-1]) > 0
     assert lines[2] == f"digit KL R/G/B: {math.log(10):.4f} / {math.log(5):.4f} / {math.log(5):.4f}"
+    assert len(lines) == 3  # no unsure share without the classifier's confidence
+    sure = torch.full((4, 3), 0.99)
+    sure[0, 0] = 0.5
+    report = mode_histogram_report(torch.tensor([700, 701, 710, 711]), confidence=sure)
+    assert _evaluation_lines(report.as_dict())[-1] == "unsure digits:  8.3 % (classifier p < 0.9)"
 
 
 def test_evaluate_modes_of_an_image_run_is_a_clear_error(capsys, digits_run):

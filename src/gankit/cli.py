@@ -256,6 +256,9 @@ def _evaluation_lines(r: dict) -> list[str]:
         elif k == "channel_kl":
             if v:
                 lines.append(f"{'digit KL R/G/B:':<16}" + " / ".join(f"{c:.4f}" for c in v))
+        elif k == "unsure":
+            if v is not None:
+                lines.append(f"{'unsure digits:':<16}{100 * v:.1f} % (classifier p < 0.9)")
         elif k in ("reverse_kl", "kl"):
             lines.append(f"{'reverse KL:' if k == 'reverse_kl' else 'KL to uniform:':<16}{v:.4f}")
         elif f"{k}_std" in r:
