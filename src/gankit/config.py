@@ -154,6 +154,11 @@ class TrainConfig:
     compile: bool = _f(False, "torch.compile the networks (slow start; pays off on long GPU runs)")
     tf32: bool = _f(True, "CUDA: TensorFloat-32 matmuls and convolutions")
     threads: int = _f(0, "CPU threads for torch (0: PyTorch's default)", lo=0)
+    reuse_memory: bool = _f(
+        True,
+        "CPU with glibc: keep freed memory for the next step instead of returning it to the OS "
+        "(no page faults on large activations)",
+    )
     sync_batchnorm: bool = _f(False, "under torchrun: share batch-norm statistics across processes")
 
 
