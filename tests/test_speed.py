@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import platform
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -90,13 +94,8 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 5)
 """
 
 
-@pytest.mark.skipif(
-    __import__("platform").libc_ver()[0] != "glibc", reason="the setting is glibc's mallopt"
-)
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the setting is glibc's mallopt")
 def test_reuse_memory_stops_page_faults_on_repeated_large_tensors():
-    import subprocess
-    import sys
-
     def faults(mode: str) -> int:
         out = subprocess.run([sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr

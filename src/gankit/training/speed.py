@@ -7,7 +7,7 @@ channels_last pay off on NVIDIA GPUs; on a CPU without bf16 units autocast and c
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import logging
 import platform
 
@@ -36,22 +36,18 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 KEEP_BYTES = 1 << 30
 
 
+@functools.cache  # process-wide: applied once however many trainers start
 def reuse_freed_memory(keep_bytes: int = KEEP_BYTES) -> bool:
     """Make glibc serve allocations up to ``keep_bytes`` from its heap and keep freed memory there.
 
     By default glibc maps each large tensor fresh from the OS and unmaps it when freed, so every
-    training step faults in (and zeroes) its activations again: 300,000 page faults and ~15 % of
-    a DCGAN-64 step on CPU at batch 128. Process-wide; returns False where glibc is absent.
+    training step faults in (and zeroes) its activations again; docs/benchmarks.md measures what
+    that costs a DCGAN step on CPU. Returns False where glibc is absent or refuses.
     """
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if platform.libc_ver()[0] != "glibc":
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        ok = libc.mallopt(M_MMAP_THRESHOLD, keep_bytes) and libc.mallopt(
-            M_TRIM_THRESHOLD, keep_bytes
-        )
-    except (OSError, AttributeError):
-        return False
+    libc = ctypes.CDLL(None)  # the running process, glibc included: no library search
+    ok = libc.mallopt(M_MMAP_THRESHOLD, keep_bytes) and libc.mallopt(M_TRIM_THRESHOLD, keep_bytes)
     if not ok:
         log.info("train.reuse_memory: glibc refused the malloc settings; left unchanged")
     return bool(ok)
