@@ -32,6 +32,33 @@ def test_channels_last_lays_out_every_conv_weight_and_image_batch():
     assert to_memory_format(v, True) is v
 
 
+def test_trainer_lays_out_image_networks_channels_last_by_default(tmp_path):
+    cfg = build_config("dcgan", "digits", overrides=["model.width=4", "train.progress=false"])
+    trainer = Trainer(cfg, tmp_path / "run")
+    convs = [m.weight for m in trainer.model.modules() if isinstance(m, nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+
+
+def test_channels_last_computes_the_same_step_as_the_contiguous_layout():
+    """The layout changes how oneDNN walks memory, not the math: same loss and gradients."""
+
+    def step(channels_last: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        torch.manual_seed(0)
+        nets = nn.ModuleDict({"G": DCGANGenerator(8, 3, 32, 8), "D": DCGANDiscriminator(3, 32, 8)})
+        prepare_networks(nets, TrainConfig(channels_last=channels_last))
+        real = to_memory_format(torch.rand(6, 3, 32, 32) * 2 - 1, channels_last)
+        fake = nets["G"](torch.randn(6, 8))
+        loss = nets["D"](real).mean() - nets["D"](fake).mean()
+        loss.backward()
+        return loss.detach(), [p.grad for p in nets.parameters()]
+
+    loss_nhwc, grads_nhwc = step(True)
+    loss_nchw, grads_nchw = step(False)
+    torch.testing.assert_close(loss_nhwc, loss_nchw, rtol=1e-5, atol=1e-6)
+    for a, b in zip(grads_nhwc, grads_nchw, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_compile_skips_networks_that_need_double_backward():
     nets = _nets()
     prepare_networks(nets, TrainConfig(compile=True), no_compile=("D",))

@@ -150,7 +150,10 @@ class TrainConfig:
     precision: Literal["fp32", "bf16", "fp16"] = _f(
         "fp32", "autocast precision: fp32 (off), bf16, or fp16 with loss scaling"
     )
-    channels_last: bool = _f(False, "channels_last memory layout for image networks (GPUs)")
+    channels_last: bool = _f(
+        True,
+        "channels_last (NHWC) memory layout for image networks: faster convolutions on CPU and GPU",
+    )
     compile: bool = _f(False, "torch.compile the networks (slow start; pays off on long GPU runs)")
     tf32: bool = _f(True, "CUDA: TensorFloat-32 matmuls and convolutions")
     threads: int = _f(0, "CPU threads for torch (0: PyTorch's default)", lo=0)

@@ -1,7 +1,8 @@
 """Backend settings and network preparation that make a step cheaper without changing its math.
 
-Which of these help depends on the device (measured in docs/benchmarks.md): TF32 and
-channels_last pay off on NVIDIA GPUs; on a CPU without bf16 units autocast and compile are slower.
+Which of these help depends on the device (measured in docs/benchmarks.md): channels_last pays
+off on CPU (oneDNN) and on NVIDIA GPUs, TF32 on NVIDIA GPUs; on a CPU without bf16 units autocast
+and compile are slower.
 """
 
 from __future__ import annotations
