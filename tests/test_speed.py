@@ -21,11 +21,15 @@ def _nets() -> nn.ModuleDict:
     return nn.ModuleDict({"G": DCGANGenerator(8, 1, 28, 4), "D": DCGANDiscriminator(1, 28, 4)})
 
 
+def _convs_channels_last(net: nn.Module) -> bool:
+    convs = [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    return bool(convs) and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+
+
 def test_channels_last_lays_out_every_conv_weight_and_image_batch():
     nets = _nets()
     prepare_networks(nets, TrainConfig(channels_last=True))
-    convs = [m.weight for m in nets.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    assert _convs_channels_last(nets)
     x = to_memory_format(torch.randn(2, 3, 8, 8), True)
     assert x.is_contiguous(memory_format=torch.channels_last)
     v = torch.randn(4, 2)
@@ -35,8 +39,7 @@ def test_channels_last_lays_out_every_conv_weight_and_image_batch():
 def test_trainer_lays_out_image_networks_channels_last_by_default(tmp_path):
     cfg = build_config("dcgan", "digits", overrides=["model.width=4", "train.progress=false"])
     trainer = Trainer(cfg, tmp_path / "run")
-    convs = [m.weight for m in trainer.model.modules() if isinstance(m, nn.Conv2d)]
-    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    assert _convs_channels_last(trainer.model)
 
 
 def test_channels_last_computes_the_same_step_as_the_contiguous_layout():
