@@ -100,3 +100,26 @@ def test_collapsed_generator_scores_badly():
     with pytest.raises(ValueError, match="N×3×H×W"):
         classify_triples(torch.zeros(2, 1, 28, 28), None)
     assert np.isfinite(r.kl)
+
+
+def test_d_probe_script_scores_a_run(tmp_path):
+    """scripts/probe_stacked_d.py on a tiny run: every logit is finite, the training images are
+    the run's own (so they score as its D scores them), and the digit shares add up to 1."""
+    import importlib.util
+    from pathlib import Path
+
+    import gankit
+
+    script = Path(__file__).parent.parent / "scripts" / "probe_stacked_d.py"
+    spec = importlib.util.spec_from_file_location("probe_stacked_d", script)
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    overrides = ["model.width=8", "model.z_dim=8", "data.toy_size=256", "train.batch_size=64"]
+    gankit.train("dcgan", "stacked-mnist", tmp_path / "run", steps=4, overrides=overrides)
+    r = probe.probe(str(tmp_path / "run"), 128)
+    assert r["step"] == 4
+    assert all(math.isfinite(r[k]) for k in ("train", "fresh", "shift1", "shift2", "fake"))
+    run = gankit.load_run(tmp_path / "run")
+    own = load_dataset(run.config.data, run.config.train.seed).x[:128]
+    assert r["train"] == pytest.approx(probe.mean_logits(run, own).mean().item())
+    assert sum(v["share"] for v in r["fake_by_digit"].values()) == pytest.approx(1.0)
