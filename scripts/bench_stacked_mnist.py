@@ -66,6 +66,7 @@ def run_one(
         "modes": rep.modes_covered,
         "kl": rep.kl,
         "channel_kl": rep.channel_kl,
+        "channel_shares": rep.channel_shares,
         "unsure": rep.unsure,
         "train_seconds": train_s,
         "seconds": time.perf_counter() - t0,

@@ -399,7 +399,10 @@ def test_stacked_mnist_report_reads_as_a_table():
     assert lines[0] == "modes covered:  4 / 1000"
     assert lines[1].startswith("KL to uniform:  ") and float(lines[1].split()[-1]) > 0
     assert lines[2] == f"digit KL R/G/B: {math.log(10):.4f} / {math.log(5):.4f} / {math.log(5):.4f}"
-    assert len(lines) == 3  # no unsure share without the classifier's confidence
+    assert lines[3] == "digits R %:     0.0 0.0 0.0 0.0 0.0 0.0 0.0 100.0 0.0 0.0"
+    assert lines[4] == "digits G %:     50.0 50.0 0.0 0.0 0.0 0.0 0.0 0.0 0.0 0.0"
+    assert lines[5] == lines[4].replace("G", "B")
+    assert len(lines) == 6  # no unsure share without the classifier's confidence
     sure = torch.full((4, 3), 0.99)
     sure[0, 0] = 0.5
     report = mode_histogram_report(torch.tensor([700, 701, 710, 711]), confidence=sure)

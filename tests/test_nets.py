@@ -159,6 +159,36 @@ def test_dcgan_discriminator_has_no_batchnorm_on_input_layer():
     assert layers[1].negative_slope == 0.2
 
 
+def test_dcgan_discriminator_extra_layers_see_the_whole_image():
+    D0 = DCGANDiscriminator(channels=3, resolution=28, width=8)
+    D2 = DCGANDiscriminator(channels=3, resolution=28, width=8, extra_layers=2)
+    extra = [m for m in D2.net if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert [(m.in_channels, m.out_channels, m.stride) for m in extra] == [(16, 16, (1, 1))] * 2
+    n0, n2 = (sum(p.numel() for p in d.parameters()) for d in (D0, D2))
+    assert n2 - n0 == 2 * (16 * 16 * 9 + 2 * 16)  # two bias-free 3×3 convs, each with a BN
+    x = torch.zeros(2, 3, 28, 28, requires_grad=True)
+    D2.eval()
+    D2(x)[0].backward()
+    # one 4×4/2 conv, one more, then two 3×3 at stride 4: the logit sees every pixel
+    assert (x.grad[0].abs().sum(0) > 0).all()
+    D0.eval()
+    x.grad = None
+    D0.net[:-1](x)[0, 0, 3, 3].backward()  # without them a last-layer unit sees 10×10 pixels
+    seen = (x.grad[0].abs().sum(0) > 0).nonzero()
+    assert (seen.max(0).values - seen.min(0).values + 1).tolist() == [10, 10]
+
+
+def test_d_width_sets_only_the_discriminator():
+    m = _model("dcgan", "image", (1, 28, 28), width=4, d_width=12, d_extra_layers=1)
+    assert m.nets["D"].net[0].out_channels == 12
+    assert m.nets["G"].net[0].out_channels == 8  # G keeps model.width (4·2 at 7×7)
+    assert m.discriminate(torch.randn(3, 1, 28, 28)).shape == (3,)
+    mlp = _model("gan", "vector", (2,), width=4, depth=1, d_width=9)
+    assert mlp.nets["D"].net[1].out_features == 9
+    with pytest.raises(GankitError, match="model.d_extra_layers is for DCGAN networks"):
+        _model("gan", "vector", (2,), width=4, d_extra_layers=1)
+
+
 @pytest.mark.parametrize("res", [30, 100, 5, 7, 2, 1, 0, 15, 36 * 5])
 def test_invalid_dcgan_resolution(res):
     with pytest.raises(GankitError) as e:

@@ -46,7 +46,7 @@ def test_mode_histogram_by_hand():
     r = mode_histogram_report(torch.tensor([0, 0, 1, 2]), num_modes=4)
     assert (r.modes_covered, r.num_modes, r.num_samples) == (3, 4, 4)
     assert r.kl == pytest.approx(0.5 * math.log(2))
-    assert r.channel_kl == []  # channel digits only for 1,000 triples
+    assert r.channel_kl == [] == r.channel_shares  # channel digits only for 1,000 triples
     uniform = mode_histogram_report(torch.arange(1000))
     assert uniform.modes_covered == 1000 and uniform.kl == pytest.approx(0.0, abs=1e-12)
     assert uniform.channel_kl == pytest.approx([0.0, 0.0, 0.0], abs=1e-12)
@@ -57,6 +57,9 @@ def test_channel_digit_kl_by_hand():
     modes = torch.tensor([700 + 10 * g + b for g in (0, 1) for b in range(10)])
     r = mode_histogram_report(modes)
     assert r.channel_kl == pytest.approx([math.log(10), math.log(5), 0.0])
+    assert r.channel_shares[0] == [0.0] * 7 + [1.0, 0.0, 0.0]
+    assert r.channel_shares[1] == [0.5, 0.5] + [0.0] * 8
+    assert r.channel_shares[2] == pytest.approx([0.1] * 10)
     # 20 equally likely triples of 1,000: KL ln 50, of which ln 10 + ln 5 is digit skew
     assert r.kl == pytest.approx(math.log(50)) and r.modes_covered == 20
 

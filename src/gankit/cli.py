@@ -256,6 +256,11 @@ def _evaluation_lines(r: dict) -> list[str]:
         elif k == "channel_kl":
             if v:
                 lines.append(f"{'digit KL R/G/B:':<16}" + " / ".join(f"{c:.4f}" for c in v))
+        elif k == "channel_shares":
+            for name, shares in zip("RGB", v, strict=False):
+                lines.append(
+                    f"{'digits ' + name + ' %:':<16}" + " ".join(f"{100 * x:.1f}" for x in shares)
+                )
         elif k == "unsure":
             if v is not None:
                 lines.append(f"{'unsure digits:':<16}{100 * v:.1f} % (classifier p < 0.9)")

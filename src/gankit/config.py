@@ -37,6 +37,15 @@ class ModelConfig:
     z_dim: int = _f(64, "latent dimension", lo=1)
     width: int = _f(128, "MLP hidden units, or DCGAN base channels", lo=1)
     depth: int = _f(4, "MLP hidden layers (MLP networks only)", lo=1)
+    d_width: int = _f(
+        0, "discriminator width when it should differ from G's (0: model.width)", lo=0
+    )
+    d_extra_layers: int = _f(
+        0,
+        "DCGAN discriminator: extra 3×3 stride-1 conv layers at its smallest resolution, "
+        "a deeper D with a wider view at little cost",
+        lo=0,
+    )
     net: Literal["auto", "mlp", "dcgan"] = _f(
         "auto", "networks: mlp, dcgan, or auto (dcgan for images, mlp for vectors)"
     )

@@ -34,6 +34,8 @@ class StackedReport:
     num_samples: int
     #: KL(digit histogram ‖ uniform over 10) of each channel (R, G, B); empty unless 1,000 modes
     channel_kl: list[float] = field(default_factory=list)
+    #: each channel's digit shares, 0-9 (R, G, B); empty unless 1,000 modes
+    channel_shares: list[list[float]] = field(default_factory=list)
     #: share of channel digits read with top probability < UNSURE_BELOW (None: not measured)
     unsure: float | None = None
 
@@ -81,9 +83,11 @@ def mode_histogram_report(
     ``confidence`` in each label's parts, also the unsure share."""
     m = modes.numpy()
     counts = np.bincount(m, minlength=num_modes)
-    channel_kl = []
+    channel_kl, channel_shares = [], []
     if num_modes == NUM_MODES:  # triples 100·R + 10·G + B
-        channel_kl = [kl_to_uniform(np.bincount(m // 10**k % 10, minlength=10)) for k in (2, 1, 0)]
+        digits = [np.bincount(m // 10**k % 10, minlength=10) for k in (2, 1, 0)]
+        channel_kl = [kl_to_uniform(d) for d in digits]
+        channel_shares = [(d / d.sum()).tolist() for d in digits]
     unsure = None if confidence is None else (confidence < UNSURE_BELOW).float().mean().item()
     return StackedReport(
         int((counts > 0).sum()),
@@ -91,6 +95,7 @@ def mode_histogram_report(
         kl_to_uniform(counts),
         int(counts.sum()),
         channel_kl,
+        channel_shares,
         unsure,
     )
 

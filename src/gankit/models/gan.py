@@ -80,12 +80,17 @@ class GAN(GANModel):
         m = self.cfg.model
         shape = self.data.shape
         d_shape = ((shape[0] + d_extra_channels) * m.pack, *shape[1:])
+        d_width = m.d_width or m.width
         if self.network_kind() == "mlp":
+            if m.d_extra_layers:
+                raise GankitError(
+                    "model.d_extra_layers is for DCGAN networks; an MLP's D takes model.depth"
+                )
             return {
                 "G": MLPGenerator(z_dim, shape, m.width, m.depth, m.g_batchnorm),
                 "D": MLPDiscriminator(
                     d_shape,
-                    m.width,
+                    d_width,
                     m.depth,
                     mbstd=m.mbstd,
                     spectral_norm=m.spectral_norm,
@@ -105,12 +110,13 @@ class GAN(GANModel):
             "D": DCGANDiscriminator(
                 d_shape[0],
                 h,
-                m.width,
+                d_width,
                 batchnorm=m.d_batchnorm,
                 mbstd=m.mbstd,
                 spectral_norm=m.spectral_norm,
                 noise=m.d_noise,
                 weight_norm=m.weight_norm,
+                extra_layers=m.d_extra_layers,
             ),
         }
 

@@ -60,7 +60,8 @@ class DCGANDiscriminator(nn.Module):
     """``batchnorm=False`` for critics with per-sample penalties (WGAN-GP); ``mbstd`` adds a
     minibatch-std feature map before the output layer; ``spectral_norm``/``weight_norm`` wrap
     every conv; ``noise``: Gaussian noise of that std on the input and every hidden layer while
-    training."""
+    training; ``extra_layers``: 3×3 stride-1 convs at the smallest resolution, which widen the
+    view of D's last features (at 28 px from 10 to 18 px with one, to the whole image with two)."""
 
     def __init__(
         self,
@@ -72,6 +73,7 @@ class DCGANDiscriminator(nn.Module):
         spectral_norm: bool = False,
         noise: float = 0.0,
         weight_norm: bool = False,
+        extra_layers: int = 0,
     ):
         super().__init__()
         s, n = base_side(resolution)
@@ -90,6 +92,13 @@ class DCGANDiscriminator(nn.Module):
                 *noise_layer(noise),
             ]
             c *= 2
+        for _ in range(extra_layers):
+            layers += [
+                nn.Conv2d(c, c, 3, 1, 1, bias=not batchnorm),
+                nn.BatchNorm2d(c) if batchnorm else nn.Identity(),
+                nn.LeakyReLU(0.2, True),
+                *noise_layer(noise),
+            ]
         if mbstd:
             layers.append(MinibatchStd())
         layers.append(nn.Conv2d(c + int(mbstd), 1, s, 1, 0, bias=False))
