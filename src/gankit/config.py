@@ -43,7 +43,7 @@ class ModelConfig:
     d_extra_layers: int = _f(
         0,
         "DCGAN discriminator: extra 3×3 stride-1 conv layers at its smallest resolution, "
-        "a deeper D with a wider view at little cost",
+        "a deeper D whose last features see more of the image",
         lo=0,
     )
     net: Literal["auto", "mlp", "dcgan"] = _f(

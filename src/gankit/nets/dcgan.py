@@ -61,7 +61,7 @@ class DCGANDiscriminator(nn.Module):
     minibatch-std feature map before the output layer; ``spectral_norm``/``weight_norm`` wrap
     every conv; ``noise``: Gaussian noise of that std on the input and every hidden layer while
     training; ``extra_layers``: 3×3 stride-1 convs at the smallest resolution, which widen the
-    view of D's last features (at 28 px from 10 to 18 px with one, to the whole image with two)."""
+    view of D's last features (at 28 px from 10×10 pixels to 18×18 with one, 26×26 with two)."""
 
     def __init__(
         self,
