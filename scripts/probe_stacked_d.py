@@ -23,6 +23,7 @@ import gankit
 from gankit.data import load_dataset
 from gankit.metrics.digits import load_digit_classifier
 from gankit.metrics.stacked_mnist import classify_channels
+from gankit.registry import GankitError
 
 BATCH = 64
 FRESH_SEED = 12345  # draws other triples of the same digits than a run's seed does
@@ -42,6 +43,11 @@ def d_logits(run: gankit.Run, x: torch.Tensor) -> torch.Tensor:
 
 def probe(path: str, n: int) -> dict[str, Any]:
     run = gankit.load_run(path)
+    if run.config.model.pack != 1:
+        raise GankitError(
+            f"{path}: its D scores packs of {run.config.model.pack} images, not single images; "
+            "the probe needs a run trained with model.pack=1"
+        )
     real = load_dataset(run.config.data, run.config.train.seed).x[:n]
     fresh = load_dataset(dataclasses.replace(run.config.data, toy_size=n), FRESH_SEED).x
     fake = run.sample(n, seed=1)

@@ -124,3 +124,7 @@ def test_d_probe_script_scores_a_run(tmp_path):
     own = load_dataset(run.config.data, run.config.train.seed).x[:128]
     assert r["train"] == pytest.approx(probe.d_logits(run, own).mean().item())
     assert sum(v["share"] for v in r["fake_by_digit"].values()) == pytest.approx(1.0)
+    packed = [*overrides, "model.pack=2"]
+    gankit.train("dcgan", "stacked-mnist", tmp_path / "packed", steps=1, overrides=packed)
+    with pytest.raises(GankitError, match="packs of 2 images.*model.pack=1"):
+        probe.probe(str(tmp_path / "packed"), 128)
