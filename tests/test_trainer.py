@@ -140,6 +140,15 @@ def test_k_discriminator_steps_per_generator_step(tmp_path):
     assert float(g_state[0]["step"]) == 3
 
 
+def test_generator_steps_per_training_step(tmp_path):
+    """optim.g_steps=2 (PacGAN's DCGAN): two G updates after each D update."""
+    cfg = build_config("gan", "ring8", overrides=[*TINY_GAN, "train.steps=3", "optim.g_steps=2"])
+    trainer = Trainer(cfg, tmp_path / "r")
+    trainer.fit()
+    assert float(trainer.optimizers["D"].state_dict()["state"][0]["step"]) == 3
+    assert float(trainer.optimizers["G"].state_dict()["state"][0]["step"]) == 6
+
+
 def test_sigint_saves_checkpoint_and_stops_cleanly(tmp_path):
     cfg = build_config(
         "gan", "ring8", overrides=[*TINY_GAN, "train.steps=100000", "train.checkpoint_every=100000"]

@@ -32,7 +32,7 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model name (see `gankit list`)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     p.add_argument("--data", help="built-in dataset name, image folder, or .npy/.npz file")
-    p.add_argument("--steps", type=int, help="generator steps")
+    p.add_argument("--steps", type=int, help="training steps")
     p.add_argument("--batch-size", type=int, help="batch size")
     p.add_argument("--seed", type=int, help="random seed")
     p.add_argument(

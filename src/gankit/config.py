@@ -110,6 +110,12 @@ class OptimConfig:
     beta1: float = _f(0.5, "Adam beta1", lo=0.0, hi=0.999999)
     beta2: float = _f(0.999, "Adam beta2", lo=0.0, hi=0.999999)
     d_steps: int = _f(1, "discriminator steps per generator step (k in Goodfellow et al.)", lo=1)
+    g_steps: int = _f(
+        1,
+        "generator updates per training step, after the D steps (the DCGAN code PacGAN "
+        "builds on takes 2); train.steps counts training steps",
+        lo=1,
+    )
     lr_decay: Literal["none", "linear"] = _f(
         "none", "learning-rate schedule: constant, or linear decay to 0 after decay_start"
     )
@@ -120,7 +126,9 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    steps: int = _f(2000, "generator steps", lo=1)
+    steps: int = _f(
+        2000, "training steps (each: optim.d_steps D updates, then optim.g_steps G updates)", lo=1
+    )
     batch_size: int = _f(64, "batch size", lo=1)
     seed: int = _f(0, "random seed", lo=0, hi=2**31 - 1)
     device: str = _f("auto", "auto, cpu, cuda or cuda:N")

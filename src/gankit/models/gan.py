@@ -143,6 +143,7 @@ class GAN(GANModel):
                 self.g_step,
                 trains=("G",),
                 frozen=("D",),
+                repeat=self.cfg.optim.g_steps,
                 needs_data=self.objective.needs_real_in_g,
             ),
         ]
