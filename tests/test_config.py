@@ -63,7 +63,10 @@ def test_to_dict_and_yaml_round_trip():
 def test_describe_lists_every_key_with_type_default_and_help():
     lines = describe()
     assert len(lines) == sum(len(v) for v in ALL_KEYS.values())
-    assert "train.steps (int, default 2000): generator steps" in lines
+    assert (
+        "train.steps (int, default 2000): training steps (each: optim.d_steps D updates, then "
+        "optim.g_steps G updates)" in lines
+    )
     assert any(l.startswith("optim.lr_g (float, default 0.0002):") for l in lines)
     assert any(l.startswith("data.resolution (") and "default None" in l for l in lines)
 
