@@ -83,22 +83,18 @@ class DCGANDiscriminator(nn.Module):
             nn.LeakyReLU(0.2, True),
             *noise_layer(noise),
         ]
+
+        def block(conv: nn.Conv2d) -> list[nn.Module]:
+            c_out = conv.out_channels
+            norm = nn.BatchNorm2d(c_out) if batchnorm else nn.Identity()
+            return [conv, norm, nn.LeakyReLU(0.2, True), *noise_layer(noise)]
+
         c = width
         for _ in range(n - 1):
-            layers += [
-                nn.Conv2d(c, c * 2, 4, 2, 1, bias=not batchnorm),
-                nn.BatchNorm2d(c * 2) if batchnorm else nn.Identity(),
-                nn.LeakyReLU(0.2, True),
-                *noise_layer(noise),
-            ]
+            layers += block(nn.Conv2d(c, c * 2, 4, 2, 1, bias=not batchnorm))
             c *= 2
         for _ in range(extra_layers):
-            layers += [
-                nn.Conv2d(c, c, 3, 1, 1, bias=not batchnorm),
-                nn.BatchNorm2d(c) if batchnorm else nn.Identity(),
-                nn.LeakyReLU(0.2, True),
-                *noise_layer(noise),
-            ]
+            layers += block(nn.Conv2d(c, c, 3, 1, 1, bias=not batchnorm))
         if mbstd:
             layers.append(MinibatchStd())
         layers.append(nn.Conv2d(c + int(mbstd), 1, s, 1, 0, bias=False))

@@ -197,7 +197,7 @@ class Trainer:
     # ---------------------------------------------------------------- loop
 
     def fit(self) -> TrainResult:
-        """Run until ``train.steps`` generator steps; Ctrl-C/SIGTERM save a checkpoint and return."""
+        """Run until ``train.steps`` training steps; Ctrl-C/SIGTERM save a checkpoint and return."""
         t = self.cfg.train
         main = self.dist.is_main
         logger = MetricsLogger(self.run_dir, resume_step=self.step) if main else None
