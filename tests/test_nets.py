@@ -181,6 +181,24 @@ def test_dcgan_discriminator_extra_layers_widen_its_view():
     assert _view(D2) == [26, 26]
 
 
+def test_dcgan_generator_extra_layers_deepen_it_at_its_smallest_resolution():
+    G0 = DCGANGenerator(z_dim=5, channels=3, resolution=28, width=8)
+    G2 = DCGANGenerator(z_dim=5, channels=3, resolution=28, width=8, extra_layers=2)
+    extra = [m for m in G2.net if isinstance(m, nn.Conv2d)]
+    assert [(m.in_channels, m.out_channels, m.kernel_size) for m in extra] == [(16, 16, (3, 3))] * 2
+    n0, n2 = (sum(p.numel() for p in g.parameters()) for g in (G0, G2))
+    assert n2 - n0 == 2 * (16 * 16 * 9 + 2 * 16)  # two bias-free 3×3 convs, each with a BN
+    z = torch.randn(4, 5)
+    assert G2(z).shape == G0(z).shape == (4, 3, 28, 28)
+    # without extra layers the modules (and so old checkpoints' state dicts) are unchanged
+    assert list(G0.state_dict()) == list(DCGANGenerator(5, 3, 28, 8, 0).state_dict())
+    assert "net.3.weight" in G0.state_dict() and G0.net[3].kernel_size == (4, 4)
+    m = _model("dcgan", "image", (1, 28, 28), width=4, g_extra_layers=1)
+    assert sum(isinstance(x, nn.Conv2d) for x in m.nets["G"].net) == 1
+    with pytest.raises(GankitError, match="model.g_extra_layers is for DCGAN networks"):
+        _model("gan", "vector", (2,), width=4, g_extra_layers=1)
+
+
 def test_d_width_sets_only_the_discriminator():
     m = _model("dcgan", "image", (1, 28, 28), width=4, d_width=12, d_extra_layers=1)
     assert m.nets["D"].net[0].out_channels == 12

@@ -46,6 +46,9 @@ class ModelConfig:
         "a deeper D whose last features see more of the image",
         lo=0,
     )
+    g_extra_layers: int = _f(
+        0, "DCGAN generator: extra 3×3 stride-1 conv layers at its smallest resolution", lo=0
+    )
     net: Literal["auto", "mlp", "dcgan"] = _f(
         "auto", "networks: mlp, dcgan, or auto (dcgan for images, mlp for vectors)"
     )

@@ -82,10 +82,11 @@ class GAN(GANModel):
         d_shape = ((shape[0] + d_extra_channels) * m.pack, *shape[1:])
         d_width = m.d_width or m.width
         if self.network_kind() == "mlp":
-            if m.d_extra_layers:
-                raise GankitError(
-                    "model.d_extra_layers is for DCGAN networks; an MLP's D takes model.depth"
-                )
+            for key in ("d_extra_layers", "g_extra_layers"):
+                if getattr(m, key):
+                    raise GankitError(
+                        f"model.{key} is for DCGAN networks; MLP networks take model.depth"
+                    )
             return {
                 "G": MLPGenerator(z_dim, shape, m.width, m.depth, m.g_batchnorm),
                 "D": MLPDiscriminator(
@@ -106,7 +107,7 @@ class GAN(GANModel):
                 f"DCGAN networks need square images, got {h}×{w}; set data.resolution"
             )
         return {
-            "G": DCGANGenerator(z_dim, c, h, m.width),
+            "G": DCGANGenerator(z_dim, c, h, m.width, extra_layers=m.g_extra_layers),
             "D": DCGANDiscriminator(
                 d_shape[0],
                 h,

@@ -31,7 +31,12 @@ def base_side(resolution: int) -> tuple[int, int]:
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, z_dim: int, channels: int, resolution: int, width: int = 64):
+    """``extra_layers``: 3×3 stride-1 conv layers (batch norm + ReLU) at the smallest
+    resolution, a deeper G to match a deeper D (PacGAN's Stacked MNIST G has four layers)."""
+
+    def __init__(
+        self, z_dim: int, channels: int, resolution: int, width: int = 64, extra_layers: int = 0
+    ):
         super().__init__()
         self.z_dim, self.out_shape = z_dim, (channels, resolution, resolution)
         s, n = base_side(resolution)
@@ -41,6 +46,8 @@ class DCGANGenerator(nn.Module):
             nn.BatchNorm2d(c),
             nn.ReLU(True),
         ]
+        for _ in range(extra_layers):
+            layers += [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
         for _ in range(n - 1):
             layers += [
                 nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False),
