@@ -536,3 +536,8 @@ def test_shipped_config_files_build(path):
     if path.name == "mode-coverage.yaml":  # the benchmarked recipe, key for key
         assert (cfg.model.mbstd, cfg.optim.lr_decay, cfg.train.batch_size) == (True, "linear", 512)
         assert (cfg.optim.lr_g, cfg.train.steps, cfg.train.ema_beta) == (1e-3, 12000, 0.999)
+    if path.name == "stacked-mnist.yaml":  # the benchmarked recipe, key for key
+        m, o = cfg.model, cfg.optim
+        assert (m.width, m.z_dim, m.d_extra_layers, m.mbstd, m.pack) == (64, 100, 2, True, 1)
+        assert (o.lr_g, o.lr_d, o.lr_decay, cfg.data.toy_size) == (4e-4, 2e-4, "linear", 50000)
+        assert (cfg.train.steps, cfg.train.batch_size, cfg.train.ema_beta) == (12000, 64, 0.999)

@@ -176,7 +176,9 @@ def test_kid_whole_set_kernels_equal_per_subset_kernels(monkeypatch):
     ys = [torch.randperm(430, generator=gen)[:150] for _ in range(6)]
     whole = kid_module._kid_whole_sets(x, y, xs, ys)
     per_subset = [mmd2_unbiased(x[i], y[j]) for i, j in zip(xs, ys, strict=True)]
-    assert whole == pytest.approx(per_subset, rel=1e-6)  # float32 kernels, other GEMM blocks
+    # float32 kernels summed in other GEMM blocks: MMD² is a difference of O(1) means, so its
+    # relative error reaches ~1e-6 (seen 1.5e-6 once, depending on the GEMM path taken)
+    assert whole == pytest.approx(per_subset, rel=1e-5)
 
 
 def test_kid_picks_the_method_with_fewer_multiplications(monkeypatch):
@@ -191,7 +193,8 @@ def test_kid_picks_the_method_with_fewer_multiplications(monkeypatch):
     for whole in (True, False):
         monkeypatch.setattr(kid_module, "_whole_sets_cheaper", lambda *a, w=whole: w)
         results.append(kid(x, y, subsets=5, subset_size=100, seed=2))
-    assert results[0] == pytest.approx(results[1], rel=1e-6)
+    # float32 kernels by two summation orders: ~1e-6 relative apart on some CPUs
+    assert results[0] == pytest.approx(results[1], rel=1e-5)
 
 
 # --- Inception Score ---------------------------------------------------------------------------

@@ -197,33 +197,38 @@ def test_divergence_is_reported_not_silently_trained_through(tmp_path):
 
 
 def test_vanilla_gan_learns_ring8(tmp_path):
-    """A short seeded run must cover at least 6 of the 8 modes (VEEGAN/PacGAN criterion).
+    """Short seeded runs must cover at least 6 of the 8 modes (VEEGAN/PacGAN criterion).
 
     Measured with this recipe (1,000 steps, ~12 s, one thread): seeds 0/1/2/3 cover 8/8/7/3
-    modes with 27/43/59/90 % high-quality samples. Vanilla GANs collapse on some seeds; this
-    test pins seed 0, which CPU runs reproduce exactly.
+    modes with 27/43/59/90 % high-quality samples on one CPU, and 7/8/7/7 modes with
+    4/31/61/67 % on another (AVX-512 FP16), where float rounding takes other paths. Vanilla
+    GANs collapse on some seeds, so the test runs seeds 0 and 1: both must cover 6 modes, and
+    the better one must put > 25 % of its samples near a mode.
     """
-    cfg = build_config(
-        "gan",
-        "ring8",
-        overrides=[
-            "model.width=128",
-            "model.depth=4",
-            "model.z_dim=2",
-            "train.batch_size=256",
-            "optim.lr_g=1e-3",
-            "optim.lr_d=1e-3",
-            "train.ema_beta=0.99",
-            "train.steps=1000",
-            "train.progress=false",
-            "train.sample_every=100000",
-            "train.log_every=100",
-        ],
-    )
-    Trainer(cfg, tmp_path / "r").fit()
-    report = load_run(tmp_path / "r").evaluate_modes(n=2500, seed=0)
-    assert report.modes_covered >= 6, report
-    assert report.high_quality > 0.1, report
+    reports = []
+    for seed in (0, 1):
+        cfg = build_config(
+            "gan",
+            "ring8",
+            overrides=[
+                "model.width=128",
+                "model.depth=4",
+                "model.z_dim=2",
+                "train.batch_size=256",
+                "optim.lr_g=1e-3",
+                "optim.lr_d=1e-3",
+                "train.ema_beta=0.99",
+                "train.steps=1000",
+                "train.progress=false",
+                "train.sample_every=100000",
+                "train.log_every=100",
+                f"train.seed={seed}",
+            ],
+        )
+        Trainer(cfg, tmp_path / f"r{seed}").fit()
+        reports.append(load_run(tmp_path / f"r{seed}").evaluate_modes(n=2500, seed=0))
+    assert all(r.modes_covered >= 6 for r in reports), reports
+    assert max(r.high_quality for r in reports) > 0.25, reports
 
 
 def test_linear_lr_decay_follows_the_schedule(tmp_path):
