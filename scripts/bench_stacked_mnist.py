@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -43,7 +44,13 @@ REFERENCES = [  # ../shared/REFERENCES.md: source, modes, KL
 
 
 def run_one(
-    recipe: str, seed: int, steps: int, width: int, out: Path, n_eval: int = N_EVAL
+    recipe: str,
+    seed: int,
+    steps: int,
+    width: int,
+    out: Path,
+    n_eval: int = N_EVAL,
+    draws: int = 1,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     model, _, extra = recipe.partition(":")
@@ -60,7 +67,20 @@ def run_one(
         progress=False,
     )
     train_s = time.perf_counter() - t0
-    rep = run.evaluate_modes(n_eval, seed)
+    result = score(run, seed, n_eval, draws)
+    return {**result, "train_seconds": train_s, "seconds": time.perf_counter() - t0}
+
+
+def draw_seeds(seed: int, draws: int) -> list[int]:
+    """Sampling seeds of a run's draws: its training seed, then 100, 101, …"""
+    return [seed, *range(100, 100 + draws - 1)]
+
+
+def score(run: gankit.Run, seed: int, n_eval: int = N_EVAL, draws: int = 1) -> dict[str, Any]:
+    """Score ``draws`` sets of ``n_eval`` samples; the first draw's report is kept in full and
+    every draw's modes and KL are listed under ``draws``."""
+    reps = [run.evaluate_modes(n_eval, s) for s in draw_seeds(seed, draws)]
+    rep = reps[0]
     return {
         "seed": seed,
         "modes": rep.modes_covered,
@@ -68,9 +88,31 @@ def run_one(
         "channel_kl": rep.channel_kl,
         "channel_shares": rep.channel_shares,
         "unsure": rep.unsure,
-        "train_seconds": train_s,
-        "seconds": time.perf_counter() - t0,
+        "draws": [
+            {"sample_seed": s, "modes": r.modes_covered, "kl": r.kl}
+            for s, r in zip(draw_seeds(seed, draws), reps, strict=True)
+        ],
     }
+
+
+def rescore(results: dict[str, list[dict[str, Any]]], out: Path, n_eval: int, draws: int) -> None:
+    """Score more draws of runs an earlier invocation trained (found under ``out``), in place."""
+    for recipe, runs in results.items():
+        name = recipe.replace(":", "_").replace(",", "_")
+        for r in runs:
+            run = gankit.load_run(out / f"{name}-seed{r['seed']}")
+            r.update(score(run, r["seed"], n_eval, draws))
+            print(f"{recipe} seed {r['seed']}: KL per draw {draw_kls([r])}", flush=True)
+
+
+def run_kl(r: dict[str, Any]) -> float:
+    """A run's KL: the mean over its draws (older results hold one draw, ``kl``)."""
+    return statistics.fmean(d["kl"] for d in r["draws"]) if r.get("draws") else r["kl"]
+
+
+def draw_kls(runs: list[dict[str, Any]]) -> str:
+    """Each run's KL per draw: draws of a run joined by '/', runs by ';'."""
+    return "; ".join(" / ".join(f"{d['kl']:.3f}" for d in r.get("draws") or [r]) for r in runs)
 
 
 def real_floor(n_eval: int = N_EVAL) -> dict[str, Any]:
@@ -112,6 +154,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--width", type=int, default=64, help="DCGAN base width")
     p.add_argument("--n-eval", type=int, default=N_EVAL, help="samples scored")
+    p.add_argument(
+        "--draws", type=int, default=1, help="sample sets scored per run (seeds: run seed, 100, …)"
+    )
+    p.add_argument(
+        "--rescore",
+        action="store_true",
+        help="with --from-json: score --draws sets of the runs saved under --out, no training",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     p.add_argument("--out", type=Path, default=Path("runs/bench-stacked"))
     p.add_argument("--section", default="stacked-mnist")
@@ -130,22 +180,26 @@ def main(argv: list[str] | None = None) -> None:
     if args.from_json:
         results = json.loads(args.from_json.read_text())
         t0 -= sum(r["seconds"] for runs in results.values() for r in runs)
+        if args.rescore:
+            rescore(results, args.out, args.n_eval, args.draws)
     for recipe in [] if args.from_json else args.models:
         results[recipe] = []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            r = run_one(recipe, seed, args.steps, args.width, args.out, args.n_eval)
+            r = run_one(recipe, seed, args.steps, args.width, args.out, args.n_eval, args.draws)
             results[recipe].append(r)
-            print(f"{recipe} seed {seed}: {r['modes']}/1000 modes, KL {r['kl']:.3f}, "
+            print(f"{recipe} seed {seed}: {r['modes']}/1000 modes, KL {run_kl(r):.3f}, "
                   f"{r['seconds']:.0f} s", flush=True)  # fmt: skip
     rows = [
-        "| source | modes /1000 | KL | digit KL R / G / B | unsure digits | s / run | budget |",
-        "|---|---|---|---|---|---|---|",
+        "| source | modes /1000 | KL | KL per draw | digit KL R / G / B | unsure digits "
+        "| s / run | budget |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for recipe, runs in results.items():
         rows.append(
             f"| gankit `{recipe}` ({len(runs)} seed{'s' * (len(runs) > 1)}, ± sd) "
             f"| {mean_sd([r['modes'] for r in runs], digits=1)} "
-            f"| {mean_sd([r['kl'] for r in runs])} "
+            f"| {mean_sd([run_kl(r) for r in runs], digits=3)} "
+            f"| {draw_kls(runs)} "
             f"| {digit_kl(runs)} "
             f"| {unsure(runs)} "
             f"| {mean_sd([r['seconds'] for r in runs], digits=0)} "
@@ -154,16 +208,17 @@ def main(argv: list[str] | None = None) -> None:
     total = time.perf_counter() - t0
     real = real_floor(args.n_eval)
     rows.append(
-        f"| real training images (the floor) | {real['modes']} | {real['kl']:.3f} "
+        f"| real training images (the floor) | {real['modes']} | {real['kl']:.3f} | – "
         f"| {digit_kl([real])} | {unsure([real])} | – | data |"
     )
-    rows += [f"| {s} | {m} | {kl} | – | – | – | paper |" for s, m, kl in REFERENCES]
+    rows += [f"| {s} | {m} | {kl} | – | – | – | – | paper |" for s, m, kl in REFERENCES]
     md = "\n".join(rows) + (
         f"\n\nOurs: DCGAN width {args.width}, z 100, batch 64, Adam 2e-4 β=(0.5, 0.999) unless the "
         "recipe overrides it, "
         f"{args.steps} generator steps on {N_TRAIN:,} stacked images; {args.n_eval:,} samples scored with "
         f"gankit's digit classifier; unsure digits: channels it reads with "
-        "top probability < 0.9. "
+        "top probability < 0.9; KL: mean ± sd over seeds of each run's mean over its draws "
+        "of samples (KL per draw: a run's draws joined by /, runs by ;). "
         + (
             f"Run times summed: {total:.0f} s.\n"
             if args.from_json

@@ -128,3 +128,24 @@ def test_d_probe_script_scores_a_run(tmp_path):
     gankit.train("dcgan", "stacked-mnist", tmp_path / "packed", steps=1, overrides=packed)
     with pytest.raises(GankitError, match="packs of 2 images.*model.pack=1"):
         probe.probe(str(tmp_path / "packed"), 128)
+
+
+def test_bench_scores_several_draws_and_rescoring_repeats_them(tmp_path):
+    """scripts/bench_stacked_mnist.py: a run's draws use its seed then 100, 101, …; the run's KL
+    is their mean; rescoring the saved run reproduces every draw exactly."""
+    script = Path(__file__).parent.parent / "scripts" / "bench_stacked_mnist.py"
+    spec = importlib.util.spec_from_file_location("bench_stacked_mnist", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    overrides = ["model.width=8", "model.z_dim=8", "data.toy_size=256", "train.batch_size=64"]
+    run = gankit.train("dcgan", "stacked-mnist", tmp_path / "dcgan-seed3", steps=2, seed=3,
+                       overrides=overrides)  # fmt: skip
+    r = bench.score(run, 3, n_eval=300, draws=3)
+    assert [d["sample_seed"] for d in r["draws"]] == [3, 100, 101]
+    assert r["draws"][0]["kl"] == r["kl"] == run.evaluate_modes(300, 3).kl
+    assert bench.run_kl(r) == pytest.approx(sum(d["kl"] for d in r["draws"]) / 3)
+    assert bench.run_kl({"kl": 0.5}) == 0.5  # results saved before draws existed
+    saved = {"dcgan": [{"seed": 3, "kl": r["kl"], "seconds": 1.0}]}
+    bench.rescore(saved, tmp_path, n_eval=300, draws=3)
+    assert saved["dcgan"][0]["draws"] == r["draws"] and saved["dcgan"][0]["seconds"] == 1.0
+    assert bench.draw_kls(saved["dcgan"]) == " / ".join(f"{d['kl']:.3f}" for d in r["draws"])
