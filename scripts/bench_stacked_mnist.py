@@ -179,7 +179,6 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     if args.from_json:
         results = json.loads(args.from_json.read_text())
-        t0 -= sum(r["seconds"] for runs in results.values() for r in runs)
         if args.rescore:
             rescore(results, args.out, args.n_eval, args.draws)
     for recipe in [] if args.from_json else args.models:
@@ -205,7 +204,11 @@ def main(argv: list[str] | None = None) -> None:
             f"| {mean_sd([r['seconds'] for r in runs], digits=0)} "
             f"| {args.steps} steps × 64 |"
         )
-    total = time.perf_counter() - t0
+    total = (
+        sum(r["seconds"] for runs in results.values() for r in runs)
+        if args.from_json
+        else time.perf_counter() - t0
+    )
     real = real_floor(args.n_eval)
     rows.append(
         f"| real training images (the floor) | {real['modes']} | {real['kl']:.3f} | – "
