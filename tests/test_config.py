@@ -538,6 +538,7 @@ def test_shipped_config_files_build(path):
         assert (cfg.optim.lr_g, cfg.train.steps, cfg.train.ema_beta) == (1e-3, 12000, 0.999)
     if path.name == "stacked-mnist.yaml":  # the benchmarked recipe, key for key
         m, o = cfg.model, cfg.optim
-        assert (m.width, m.z_dim, m.d_extra_layers, m.mbstd, m.pack) == (64, 100, 2, True, 1)
+        assert (m.width, m.z_dim, m.d_extra_layers, m.g_extra_layers) == (64, 100, 2, 2)
+        assert (m.mbstd, m.pack) == (True, 1)
         assert (o.lr_g, o.lr_d, o.lr_decay, cfg.data.toy_size) == (4e-4, 2e-4, "linear", 50000)
         assert (cfg.train.steps, cfg.train.batch_size, cfg.train.ema_beta) == (12000, 64, 0.999)
