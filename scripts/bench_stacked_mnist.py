@@ -43,6 +43,11 @@ REFERENCES = [  # ../shared/REFERENCES.md: source, modes, KL
 ]
 
 
+def run_dir(out: Path, recipe: str, seed: int) -> Path:
+    """Where a recipe's seed is trained (and found again by ``--rescore``)."""
+    return out / f"{recipe.replace(':', '_').replace(',', '_')}-seed{seed}"
+
+
 def run_one(
     recipe: str,
     seed: int,
@@ -55,11 +60,10 @@ def run_one(
     t0 = time.perf_counter()
     model, _, extra = recipe.partition(":")
     overrides = [*SHARED, f"model.width={width}", *(kv for kv in extra.split(",") if kv)]
-    name = recipe.replace(":", "_").replace(",", "_")
     run = gankit.train(
         model,
         "stacked-mnist",
-        out / f"{name}-seed{seed}",
+        run_dir(out, recipe, seed),
         overrides=[*overrides, f"train.sample_every={steps}", f"train.checkpoint_every={steps}"],
         overwrite=True,
         steps=steps,
@@ -79,7 +83,8 @@ def draw_seeds(seed: int, draws: int) -> list[int]:
 def score(run: gankit.Run, seed: int, n_eval: int = N_EVAL, draws: int = 1) -> dict[str, Any]:
     """Score ``draws`` sets of ``n_eval`` samples; the first draw's report is kept in full and
     every draw's modes and KL are listed under ``draws``."""
-    reps = [run.evaluate_modes(n_eval, s) for s in draw_seeds(seed, draws)]
+    seeds = draw_seeds(seed, draws)
+    reps = [run.evaluate_modes(n_eval, s) for s in seeds]
     rep = reps[0]
     return {
         "seed": seed,
@@ -90,7 +95,7 @@ def score(run: gankit.Run, seed: int, n_eval: int = N_EVAL, draws: int = 1) -> d
         "unsure": rep.unsure,
         "draws": [
             {"sample_seed": s, "modes": r.modes_covered, "kl": r.kl}
-            for s, r in zip(draw_seeds(seed, draws), reps, strict=True)
+            for s, r in zip(seeds, reps, strict=True)
         ],
     }
 
@@ -98,9 +103,8 @@ def score(run: gankit.Run, seed: int, n_eval: int = N_EVAL, draws: int = 1) -> d
 def rescore(results: dict[str, list[dict[str, Any]]], out: Path, n_eval: int, draws: int) -> None:
     """Score more draws of runs an earlier invocation trained (found under ``out``), in place."""
     for recipe, runs in results.items():
-        name = recipe.replace(":", "_").replace(",", "_")
         for r in runs:
-            run = gankit.load_run(out / f"{name}-seed{r['seed']}")
+            run = gankit.load_run(run_dir(out, recipe, r["seed"]))
             r.update(score(run, r["seed"], n_eval, draws))
             print(f"{recipe} seed {r['seed']}: KL per draw {draw_kls([r])}", flush=True)
 
