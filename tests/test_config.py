@@ -541,4 +541,4 @@ def test_shipped_config_files_build(path):
         assert (m.width, m.z_dim, m.d_extra_layers, m.g_extra_layers) == (64, 100, 2, 2)
         assert (m.mbstd, m.pack) == (True, 1)
         assert (o.lr_g, o.lr_d, o.lr_decay, cfg.data.toy_size) == (4e-4, 2e-4, "linear", 50000)
-        assert (cfg.train.steps, cfg.train.batch_size, cfg.train.ema_beta) == (12000, 64, 0.999)
+        assert (cfg.train.steps, cfg.train.batch_size, cfg.train.ema_beta) == (24000, 64, 0.999)
