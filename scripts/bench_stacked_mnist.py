@@ -109,6 +109,18 @@ def rescore(results: dict[str, list[dict[str, Any]]], out: Path, n_eval: int, dr
             print(f"{recipe} seed {r['seed']}: KL per draw {draw_kls([r])}", flush=True)
 
 
+def join_results(paths: list[Path]) -> dict[str, list[dict[str, Any]]]:
+    """Results from several ``--json`` files (say, seeds trained in parallel), each recipe's runs
+    in seed order."""
+    joined: dict[str, list[dict[str, Any]]] = {}
+    for path in paths:
+        for recipe, runs in json.loads(path.read_text()).items():
+            joined.setdefault(recipe, []).extend(runs)
+    for runs in joined.values():
+        runs.sort(key=lambda r: r["seed"])
+    return joined
+
+
 def run_kl(r: dict[str, Any]) -> float:
     """A run's KL: the mean over its draws (older results hold one draw, ``kl``)."""
     return statistics.fmean(d["kl"] for d in r["draws"]) if r.get("draws") else r["kl"]
@@ -174,7 +186,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--from-json",
         type=Path,
-        help="render the table from results an earlier run wrote with --json (same other flags)",
+        nargs="+",
+        help="render the table from results earlier runs wrote with --json (same other flags); "
+        "several files are joined, each recipe's runs in seed order",
     )
     args = p.parse_args(argv)
     if args.threads:
@@ -182,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     results: dict[str, list[dict[str, Any]]] = {}
     t0 = time.perf_counter()
     if args.from_json:
-        results = json.loads(args.from_json.read_text())
+        results = join_results(args.from_json)
         if args.rescore:
             rescore(results, args.out, args.n_eval, args.draws)
     for recipe in [] if args.from_json else args.models:

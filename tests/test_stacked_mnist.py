@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 from pathlib import Path
 
@@ -130,13 +131,19 @@ def test_d_probe_script_scores_a_run(tmp_path):
         probe.probe(str(tmp_path / "packed"), 128)
 
 
-def test_bench_scores_several_draws_and_rescoring_repeats_them(tmp_path):
-    """scripts/bench_stacked_mnist.py: a run's draws use its seed then 100, 101, …; the run's KL
-    is their mean; rescoring the saved run reproduces every draw exactly."""
+@pytest.fixture(scope="module")
+def bench():
+    """scripts/bench_stacked_mnist.py, loaded as a module."""
     script = Path(__file__).parent.parent / "scripts" / "bench_stacked_mnist.py"
     spec = importlib.util.spec_from_file_location("bench_stacked_mnist", script)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_scores_several_draws_and_rescoring_repeats_them(tmp_path, bench):
+    """scripts/bench_stacked_mnist.py: a run's draws use its seed then 100, 101, …; the run's KL
+    is their mean; rescoring the saved run reproduces every draw exactly."""
     overrides = ["model.width=8", "model.z_dim=8", "data.toy_size=256", "train.batch_size=64"]
     run = gankit.train("dcgan", "stacked-mnist", tmp_path / "dcgan-seed3", steps=2, seed=3,
                        overrides=overrides)  # fmt: skip
@@ -149,3 +156,14 @@ def test_bench_scores_several_draws_and_rescoring_repeats_them(tmp_path):
     bench.rescore(saved, tmp_path, n_eval=300, draws=3)
     assert saved["dcgan"][0]["draws"] == r["draws"] and saved["dcgan"][0]["seconds"] == 1.0
     assert bench.draw_kls(saved["dcgan"]) == " / ".join(f"{d['kl']:.3f}" for d in r["draws"])
+
+
+def test_bench_joins_results_of_seeds_trained_apart(tmp_path, bench):
+    """--from-json with several files: each recipe's runs are joined in seed order."""
+    (tmp_path / "s2.json").write_text(json.dumps({"dcgan": [{"seed": 2, "kl": 0.3}]}))
+    (tmp_path / "s0.json").write_text(
+        json.dumps({"dcgan": [{"seed": 0, "kl": 0.1}], "pac": [{"seed": 0, "kl": 0.5}]})
+    )
+    joined = bench.join_results([tmp_path / "s2.json", tmp_path / "s0.json"])
+    assert joined == {"dcgan": [{"seed": 0, "kl": 0.1}, {"seed": 2, "kl": 0.3}],
+                      "pac": [{"seed": 0, "kl": 0.5}]}  # fmt: skip
